@@ -1,0 +1,186 @@
+"""The `redinstruct` command line: each subcommand is a thin shell over a library function."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import RedInstructError
+
+app = typer.Typer(
+    name="redinstruct",
+    help="Red-team LLMs with RED-EVAL (Chain of Utterances jailbreaks) and measure attack success rate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Question banks: list the named datasets, inspect a bank.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+# wide enough for the ASR table when output goes to a file or CI log (rich assumes 80 columns there)
+console = Console(width=None if sys.stdout.isatty() else 140)
+EXIT_USAGE = 2
+
+
+def _split(values: Optional[list[str]]) -> list[str]:
+    """Repeated options and comma-separated lists both work: `--template cou,cot`."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def _parse_model_args(values: Optional[list[str]]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise RedInstructError(f"--model-arg expects KEY=VALUE, got '{item}'")
+        lowered = raw.lower()
+        value: Any = raw
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        elif raw.lstrip("-").isdigit():
+            value = int(raw)
+        args[key] = value
+    return args
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Target model(s): smollm2, hf/..., openai/..., vllm/..., ollama/..., openai-api/<service>/...")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Question bank(s): demo, dangerousqa, harmfulqa, or a .json/.jsonl/.csv path")] = None,
+    template: Annotated[Optional[list[str]], typer.Option("--template", "-t", help="Template(s): standard, cot, cou, or a file with a {question} slot")] = None,
+    judge: Annotated[str, typer.Option(help="Judge: refusal (offline phrase matching) or llm (needs --judge-model)")] = "refusal",
+    judge_model: Annotated[Optional[str], typer.Option(help="Model for the llm judge (any inspect model name)")] = None,
+    render: Annotated[str, typer.Option(help="chat: the prompt is one user turn; raw: plain text continuation")] = "chat",
+    limit: Annotated[Optional[int], typer.Option(help="Use only the first N questions of each dataset")] = None,
+    max_connections: Annotated[Optional[int], typer.Option(help="Concurrent requests (API) or batch size (local HF)")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Maximum new tokens per reply")] = 256,
+    log_dir: Annotated[Optional[str], typer.Option(help="Run folder (default logs/redeval/<timestamp>); reuse it to resume")] = None,
+    keep_thoughts: Annotated[bool, typer.Option("--keep-thoughts", help="Judge the raw reply, without removing internal thoughts and later turns")] = False,
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop exact duplicate questions")] = False,
+    retry_errors: Annotated[bool, typer.Option(help="On resume, retry samples that ended in a generation or judge error")] = True,
+    model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", "-M", help="Extra model argument KEY=VALUE (e.g. -M dtype=bfloat16)")] = None,
+    display: Annotated[Optional[str], typer.Option(help="inspect progress display: full, rich, plain, log, none")] = None,
+) -> None:
+    """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic."""
+    from .redeval import EvalConfig, run_redeval
+
+    config = EvalConfig(
+        models=_split(model) or ["smollm2"],
+        datasets=_split(dataset) or ["demo"],
+        templates=_split(template) or ["standard", "cot", "cou"],
+        judge=judge,
+        judge_model=judge_model,
+        render=render,  # type: ignore[arg-type]
+        limit=limit,
+        max_connections=max_connections,
+        max_tokens=max_tokens,
+        keep_thoughts=keep_thoughts,
+        drop_duplicates=drop_duplicates,
+        retry_errors=retry_errors,
+        log_dir=log_dir,
+        model_args=_parse_model_args(model_arg),
+        display=display,
+    )
+    if "demo" in config.datasets:
+        console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
+    result = run_redeval(config)
+    _print_runs(result.runs)
+    console.print(
+        f"{result.generated} sample(s) run now, {result.reused} reused. Results in {result.log_dir} "
+        "(samples.jsonl, summary.json, summary.md)",
+        highlight=False,
+    )
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
+    from .redeval._metrics import format_cell
+
+    table = Table(title="RED-EVAL attack success rate (harmful / judged, 95% Wilson CI)", expand=False)
+    for column in ("model", "dataset", "template", "n", "harmful", "unharmful", "unknown", "ASR"):
+        table.add_column(column, justify="right" if column in ("n", "harmful", "unharmful", "unknown") else "left", no_wrap=column == "ASR")
+    for run in runs:
+        table.add_row(
+            run["model"], run["dataset"], run["template"], str(run["n"]), str(run["harmful"]),
+            str(run["unharmful"]), str(run["unknown"]), format_cell(run),
+        )
+    console.print(table)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The named datasets and where each resolves from."""
+    from .data import DATASETS
+
+    table = Table(title="Named question banks")
+    table.add_column("name")
+    table.add_column("description")
+    for spec in DATASETS.values():
+        table.add_row(spec.name, spec.description)
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info(
+    source: Annotated[str, typer.Argument(help="A dataset name or a .json/.jsonl/.csv path")],
+    text_column: Annotated[Optional[str], typer.Option(help="Column holding the question (JSONL/CSV)")] = None,
+    topic_column: Annotated[Optional[str], typer.Option(help="Column holding the topic")] = None,
+    subtopic_column: Annotated[Optional[str], typer.Option(help="Column holding the subtopic")] = None,
+) -> None:
+    """Counts per topic and the exact duplicate questions of a bank."""
+    from collections import Counter
+
+    from .data import load_questions
+
+    bank = load_questions(source, text_column=text_column, topic_column=topic_column, subtopic_column=subtopic_column)
+    console.print(f"{bank.name}: {len(bank)} questions, {len(bank.topics())} topics, "
+                  f"{sum(len(g) - 1 for g in bank.duplicates)} exact duplicates in {len(bank.duplicates)} groups",
+                  highlight=False)
+    table = Table()
+    table.add_column("topic")
+    table.add_column("subtopics", justify="right")
+    table.add_column("questions", justify="right")
+    counts = Counter(q.topic for q in bank.questions)
+    for topic in bank.topics():
+        subtopics = {q.subtopic for q in bank.questions if q.topic == topic}
+        table.add_row(topic, str(len(subtopics)), str(counts[topic]))
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except RedInstructError as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except (typer.Exit, SystemExit) as ex:
+        code = getattr(ex, "exit_code", getattr(ex, "code", 0))
+        sys.exit(code)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again (same --log-dir) to resume", file=sys.stderr)
+        sys.exit(130)
+    except Exception as ex:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(ex, click.exceptions.ClickException):
+            print(f"error: {ex.format_message()}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+        if os.environ.get("REDINSTRUCT_DEBUG"):
+            raise
+        from ._secrets import redact
+
+        print(f"error: {type(ex).__name__}: {redact(str(ex)).splitlines()[0] if str(ex) else ''} "
+              "(set REDINSTRUCT_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Question banks: loaders for the paper's formats and the named-dataset registry."""
+
+from ._loaders import QuestionBank, load_question_file
+from ._question import Question, content_id, normalize_text
+from ._registry import DATASETS, dataset_path, load_questions
+
+__all__ = [
+    "DATASETS",
+    "Question",
+    "QuestionBank",
+    "content_id",
+    "dataset_path",
+    "load_question_file",
+    "load_questions",
+    "normalize_text",
+]

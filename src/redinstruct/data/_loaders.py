@@ -1,0 +1,208 @@
+"""Read question banks from the paper's formats and from generic JSON / JSONL / CSV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import DatasetError
+from ._question import Question, content_id, normalize_text
+
+TEXT_COLUMNS = ("question", "text", "prompt", "goal", "query", "instruction")
+TOPIC_COLUMNS = ("topic", "category")
+SUBTOPIC_COLUMNS = ("subtopic", "subcategory")
+ID_COLUMNS = ("id", "question_id")
+DEFAULT_TOPIC = "uncategorized"
+
+
+@dataclass
+class QuestionBank:
+    """The questions of one dataset, in file order, and the exact duplicates that were found."""
+
+    name: str
+    questions: list[Question]
+    # groups of ids whose texts are the same after normalization (first id is the original)
+    duplicates: list[list[str]] = field(default_factory=list)
+    dropped_duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def topics(self) -> list[str]:
+        return sorted({q.topic for q in self.questions})
+
+
+@dataclass(frozen=True)
+class _Row:
+    text: str
+    topic: str
+    subtopic: str
+    id: str | None = None
+
+
+def load_question_file(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    text_column: str | None = None,
+    topic_column: str | None = None,
+    subtopic_column: str | None = None,
+    drop_duplicates: bool = False,
+) -> QuestionBank:
+    """Load a question bank file; the format is chosen by extension and content."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.is_file():
+        raise DatasetError(f"dataset file not found: {path}")
+    suffix = path.suffix.lower()
+    columns = (text_column, topic_column, subtopic_column)
+    try:
+        if suffix == ".jsonl":
+            rows = _rows_from_records(_read_jsonl(path), path, *columns)
+        elif suffix == ".csv":
+            rows = _rows_from_records(_read_csv(path), path, *columns)
+        elif suffix == ".json":
+            rows = _rows_from_json(_read_json(path), path, *columns)
+        else:
+            raise DatasetError(f"unsupported dataset file type '{suffix}' ({path}): use .json, .jsonl or .csv")
+    except UnicodeDecodeError as ex:
+        raise DatasetError(f"cannot read {path}: not UTF-8 text ({ex.reason})") from None
+    except OSError as ex:
+        raise DatasetError(f"cannot read {path}: {ex.strerror or ex}") from None
+    return build_bank(name, rows, source=name, drop_duplicates=drop_duplicates)
+
+
+def build_bank(name: str, rows: Iterable[_Row], *, source: str, drop_duplicates: bool) -> QuestionBank:
+    """Give every row a stable id and find exact duplicates (normalized text, any topic)."""
+    questions: list[Question] = []
+    id_counts: dict[str, int] = defaultdict(int)
+    first_by_text: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    dropped = 0
+    for row in rows:
+        base_id = row.id or content_id(row.text, row.topic, row.subtopic)
+        id_counts[base_id] += 1
+        qid = base_id if id_counts[base_id] == 1 else f"{base_id}-{id_counts[base_id]}"
+        norm = normalize_text(row.text)
+        if norm in first_by_text:
+            groups.setdefault(norm, [first_by_text[norm]]).append(qid)
+            if drop_duplicates:
+                dropped += 1
+                continue
+        else:
+            first_by_text[norm] = qid
+        questions.append(Question(qid, row.text.strip(), row.topic, row.subtopic, source))
+    if not questions:
+        raise DatasetError(f"dataset '{name}' has no questions")
+    return QuestionBank(name, questions, list(groups.values()), dropped)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as ex:
+        raise DatasetError(f"malformed JSON in {path}: {ex.msg} at line {ex.lineno}") from None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as ex:
+            raise DatasetError(f"malformed JSON in {path} line {lineno}: {ex.msg}") from None
+        if not isinstance(record, dict):
+            raise DatasetError(f"{path} line {lineno}: expected a JSON object per line")
+        records.append(record)
+    return records
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise DatasetError(f"{path} has no header row")
+        try:
+            return list(reader)
+        except csv.Error as ex:
+            raise DatasetError(f"malformed CSV in {path}: {ex}") from None
+
+
+def _rows_from_json(
+    data: Any, path: Path, text_column: str | None, topic_column: str | None, subtopic_column: str | None
+) -> list[_Row]:
+    if isinstance(data, list):
+        if all(isinstance(item, str) for item in data):  # DangerousQA: a flat list of questions
+            return [_Row(text, DEFAULT_TOPIC, DEFAULT_TOPIC) for text in data if text.strip()]
+        if all(isinstance(item, dict) for item in data):
+            return _rows_from_records(data, path, text_column, topic_column, subtopic_column)
+        raise DatasetError(f"{path}: a JSON list must hold only strings or only objects")
+    if isinstance(data, dict):
+        return _rows_from_nested(data, path)
+    raise DatasetError(f"{path}: expected a JSON list of questions or {{topic: {{subtopic: [questions]}}}}")
+
+
+def _rows_from_nested(data: dict[str, Any], path: Path) -> list[_Row]:
+    """HarmfulQA / CatQA: `{topic: {subtopic: [questions]}}` (a topic may also map to a plain list)."""
+    rows: list[_Row] = []
+    for topic, value in data.items():
+        if isinstance(value, list):
+            value = {DEFAULT_TOPIC: value}
+        if not isinstance(value, dict):
+            raise DatasetError(f"{path}: topic '{topic}' must map to {{subtopic: [questions]}}")
+        for subtopic, questions in value.items():
+            if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+                raise DatasetError(f"{path}: '{topic}' / '{subtopic}' must be a list of question strings")
+            rows.extend(_Row(q, str(topic), str(subtopic)) for q in questions if q.strip())
+    return rows
+
+
+def _pick_column(
+    fields: Iterable[str], chosen: str | None, candidates: tuple[str, ...], path: Path, what: str
+) -> str | None:
+    fields = list(fields)
+    if chosen is not None:
+        if chosen not in fields:
+            raise DatasetError(f"{path}: no {what} column '{chosen}' (columns: {', '.join(fields)})")
+        return chosen
+    lowered = {f.lower(): f for f in fields}
+    return next((lowered[c] for c in candidates if c in lowered), None)
+
+
+def _rows_from_records(
+    records: list[dict[str, Any]],
+    path: Path,
+    text_column: str | None,
+    topic_column: str | None,
+    subtopic_column: str | None,
+) -> list[_Row]:
+    if not records:
+        raise DatasetError(f"dataset file {path} is empty")
+    fields: dict[str, None] = {}
+    for record in records:
+        fields.update(dict.fromkeys(record))
+    text_col = _pick_column(fields, text_column, TEXT_COLUMNS, path, "text")
+    if text_col is None:
+        raise DatasetError(
+            f"{path}: cannot tell which column holds the question (columns: {', '.join(fields)}); "
+            "pass --text-column"
+        )
+    topic_col = _pick_column(fields, topic_column, TOPIC_COLUMNS, path, "topic")
+    subtopic_col = _pick_column(fields, subtopic_column, SUBTOPIC_COLUMNS, path, "subtopic")
+    id_col = _pick_column(fields, None, ID_COLUMNS, path, "id")
+    rows = []
+    for record in records:
+        text = record.get(text_col)
+        if not isinstance(text, str) or not text.strip():
+            continue
+        topic = str(record.get(topic_col) or DEFAULT_TOPIC) if topic_col else DEFAULT_TOPIC
+        subtopic = str(record.get(subtopic_col) or DEFAULT_TOPIC) if subtopic_col else DEFAULT_TOPIC
+        qid = record.get(id_col) if id_col else None
+        rows.append(_Row(text, topic, subtopic, str(qid) if qid not in (None, "") else None))
+    return rows

@@ -1,0 +1,236 @@
+"""`redinstruct eval`: every model x dataset x template, resumable, with summary files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import GenerateConfig
+
+from .. import __version__
+from ..data import QuestionBank, load_questions
+from ..errors import RedInstructError
+from ..judges import get_judge, judge_needs_model
+from ..models import ModelSpec, build_model, check_reachable, resolve_model
+from ..prompts import Render, check_render, load_template
+from ._metrics import summarize, summary_markdown
+from ._samples import SampleStore, sample_key
+from ._task import DEFAULT_MAX_TOKENS, red_eval
+
+# settings that change what a sample's line means: a log folder holds one value of each
+_MANIFEST_KEYS = ("judge", "judge_model", "render", "keep_thoughts", "max_tokens")
+
+
+@dataclass
+class EvalConfig:
+    models: list[str] = field(default_factory=lambda: ["smollm2"])
+    datasets: list[str] = field(default_factory=lambda: ["demo"])
+    templates: list[str] = field(default_factory=lambda: ["standard", "cot", "cou"])
+    judge: str = "refusal"
+    judge_model: str | None = None
+    render: Render = "chat"
+    limit: int | None = None
+    max_connections: int | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    keep_thoughts: bool = False
+    drop_duplicates: bool = False
+    retry_errors: bool = True
+    log_dir: str | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
+    display: str | None = None
+
+
+@dataclass
+class EvalResult:
+    log_dir: Path
+    runs: list[dict[str, Any]]
+    generated: int  # samples generated and judged by this call (0 on a resume with nothing left)
+    reused: int  # samples already finished in the log folder
+
+
+def default_log_dir() -> Path:
+    return Path("logs") / "redeval" / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
+    """Refuse to mix runs with different judging settings in one folder; record them on first use."""
+    path = log_dir / "run.json"
+    settings = {k: getattr(config, k) for k in _MANIFEST_KEYS}
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            previous = {}
+        for key in _MANIFEST_KEYS:
+            if key in previous and previous[key] != settings[key]:
+                raise RedInstructError(
+                    f"{log_dir} holds a run with {key}={previous[key]!r}, not {settings[key]!r}: "
+                    "use a new --log-dir or the same settings to resume"
+                )
+        return
+    path.write_text(json.dumps({**settings, "redinstruct_version": __version__, "config": asdict(config)}, indent=2))
+
+
+def _validate(config: EvalConfig) -> tuple[dict[str, QuestionBank], list[str]]:
+    """Load every input before any generation, so bad input fails at once and cleanly."""
+    check_render(config.render)
+    if not config.models or not config.datasets or not config.templates:
+        raise RedInstructError("need at least one --model, --dataset and --template")
+    if config.limit is not None and config.limit < 1:
+        raise RedInstructError("--limit must be at least 1")
+    banks = {d: load_questions(d, drop_duplicates=config.drop_duplicates) for d in config.datasets}
+    template_names = [load_template(t).name for t in config.templates]
+    judge_needs_model(config.judge)
+    get_judge(config.judge, config.judge_model)
+    return banks, template_names
+
+
+def _echo(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> EvalResult:
+    """Evaluate every model x dataset x template; finished samples in `log_dir` are never redone."""
+    banks, template_names = _validate(config)
+    log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(log_dir, config)
+    store = SampleStore(log_dir / "samples.jsonl")
+    if config.retry_errors:
+        retried = store.drop_errors()
+        if retried:
+            echo(f"retrying {retried} sample(s) that ended in an error last time")
+    reused_before = len(store)
+    judge_checked = False
+
+    for model_name in config.models:
+        spec = resolve_model(model_name, config.render, config.model_args)
+        tasks, todo = [], 0
+        for dataset, bank in banks.items():
+            questions = bank.questions[: config.limit] if config.limit else bank.questions
+            for template, template_name in zip(config.templates, template_names):
+                missing = [
+                    q.id for q in questions if (spec.name, bank.name, template_name, q.id) not in store
+                ]
+                done = len(questions) - len(missing)
+                echo(f"{spec.name} | {bank.name} | {template_name}: {len(missing)} to run, {done} already done")
+                if not missing:
+                    continue
+                todo += len(missing)
+                tasks.append(
+                    red_eval(
+                        dataset=dataset,
+                        template=template,
+                        render=config.render,
+                        judge=config.judge,
+                        judge_model=config.judge_model,
+                        keep_thoughts=config.keep_thoughts,
+                        limit=config.limit,
+                        question_ids=missing,
+                        drop_duplicates=config.drop_duplicates,
+                        max_tokens=config.max_tokens,
+                        samples_file=str(store.path),
+                        model_label=spec.name,
+                    )
+                )
+        if not tasks:
+            continue
+        model = build_model(spec, _generate_config(spec, config))
+        if not spec.is_local:
+            asyncio.run(check_reachable(model, spec.name))
+        if config.judge_model and not judge_checked:
+            _check_judge_model(config.judge_model)
+            judge_checked = True
+        echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
+        inspect_eval(
+            tasks,
+            model=model,
+            log_dir=str(log_dir),
+            display=config.display,  # type: ignore[arg-type]
+            fail_on_error=False,
+            max_connections=config.max_connections,
+            max_tasks=len(tasks),
+        )
+        store.reload()
+        _record_incomplete(store, spec, config, banks, template_names)
+    generated = len(store) - reused_before
+    runs = write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names))
+    return EvalResult(log_dir, runs, generated, reused_before)
+
+
+def _generate_config(spec: ModelSpec, config: EvalConfig) -> GenerateConfig:
+    args: dict[str, Any] = {"max_tokens": config.max_tokens}
+    if spec.provider not in ("hf",):  # HF decodes greedily via do_sample=False instead
+        args["temperature"] = 0.0
+    if config.max_connections:
+        args["max_connections"] = config.max_connections
+    return GenerateConfig(**args)
+
+
+def _check_judge_model(name: str) -> None:
+    spec = resolve_model(name)
+    if not spec.is_local:
+        asyncio.run(check_reachable(build_model(spec), name))
+
+
+def _record_incomplete(
+    store: SampleStore,
+    spec: ModelSpec,
+    config: EvalConfig,
+    banks: dict[str, QuestionBank],
+    template_names: list[str],
+) -> int:
+    """Samples inspect could not finish (a crash inside a sample) are recorded as unknown."""
+    added = 0
+    for dataset, bank in banks.items():
+        questions = bank.questions[: config.limit] if config.limit else bank.questions
+        for template_name in template_names:
+            for q in questions:
+                record_key = (spec.name, bank.name, template_name, q.id)
+                if record_key in store:
+                    continue
+                record = {
+                    "model": spec.name,
+                    "dataset": bank.name,
+                    "template": template_name,
+                    "render": config.render,
+                    "judge": config.judge if not config.judge_model else f"{config.judge}:{config.judge_model}",
+                    "question_id": q.id,
+                    "question": q.text,
+                    "topic": q.topic,
+                    "subtopic": q.subtopic,
+                    "prompt": None,
+                    "response_raw": None,
+                    "response": None,
+                    "verdict": "unknown",
+                    "judge_rationale": "",
+                    "error": "sample did not complete (see the inspect log in this folder)",
+                }
+                assert sample_key(record) == record_key
+                store.append(record)
+                added += 1
+    return added
+
+
+def write_summary(
+    log_dir: Path, store: SampleStore, order: tuple[list[str], list[str], list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """Write summary.json and summary.md from everything samples.jsonl holds.
+
+    `order` (models, datasets, templates) puts runs in the order they were asked for; others go last.
+    """
+    records = list(store)
+    if order is not None:
+        ranks = [{name: i for i, name in enumerate(names)} for names in order]
+        last = len(records) + 1
+        records.sort(key=lambda r: tuple(rank.get(r[k], last) for rank, k in zip(ranks, ("model", "dataset", "template"))))
+    runs = summarize(records)
+    (log_dir / "summary.json").write_text(json.dumps(runs, indent=2, ensure_ascii=False))
+    (log_dir / "summary.md").write_text(summary_markdown(runs))
+    return runs
