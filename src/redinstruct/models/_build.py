@@ -9,6 +9,9 @@ from ..errors import ModelError
 from ._resolve import ModelSpec
 
 PREFLIGHT_TIMEOUT_S = 30
+# inspect retries transient API errors forever unless told otherwise; these bound a bad outage
+API_MAX_RETRIES = 6
+API_TIMEOUT_S = 600
 
 
 def _first_line(ex: BaseException) -> str:
@@ -17,9 +20,15 @@ def _first_line(ex: BaseException) -> str:
 
 
 def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
-    """`get_model` for a spec; a bad provider, path or missing SDK becomes a ModelError."""
+    """`get_model` for a spec; a bad provider, path or missing SDK becomes a ModelError.
+
+    Local models are memoized (loading weights is slow); API clients are built fresh, so a changed
+    base URL or key in the environment is always honoured.
+    """
+    base = GenerateConfig(max_retries=API_MAX_RETRIES, timeout=API_TIMEOUT_S)
+    config = base.merge(config) if config is not None else base
     try:
-        return get_model(spec.inspect_name, config=config or GenerateConfig(), **spec.model_args)
+        return get_model(spec.inspect_name, config=config, memoize=spec.is_local, **spec.model_args)
     except Exception as ex:
         raise ModelError(f"cannot load model '{spec.name}': {_first_line(ex)}") from None
 

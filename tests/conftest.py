@@ -1,0 +1,51 @@
+"""Shared fixtures: the shared test data, an isolated cache, and a local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+REDINSTRUCT_DATA = SHARED_DATA / "redinstruct"
+
+# One cache for the whole test session, so the packaged GGUF is converted once and never read from
+# (or written to) the developer's real cache: every test run proves the first-use conversion works.
+_SESSION_CACHE = tempfile.mkdtemp(prefix="redinstruct-test-cache-")
+os.environ["REDINSTRUCT_CACHE_DIR"] = _SESSION_CACHE
+os.environ["REDINSTRUCT_DATA_DIR"] = str(REDINSTRUCT_DATA)
+os.environ.setdefault("INSPECT_DISPLAY", "none")
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"redinstruct test cache: {_SESSION_CACHE}; shared data: {SHARED_DATA}"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not REDINSTRUCT_DATA.is_dir():
+        pytest.fail(f"shared test data not found at {REDINSTRUCT_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatibleServer"]:
+    """A fresh server; `openai-api/local/<name>` models talk to it."""
+    from redinstruct._testing.openai_server import OpenAICompatibleServer
+
+    server = OpenAICompatibleServer().start()
+    monkeypatch.setenv("LOCAL_BASE_URL", server.base_url)
+    monkeypatch.setenv("LOCAL_API_KEY", "sk-test-not-a-real-key-7f3a9c")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+from redinstruct._testing.openai_server import OpenAICompatibleServer  # noqa: E402  (type for fixtures)

@@ -1,0 +1,44 @@
+import pytest
+
+from redinstruct.redeval import asr_stats, summarize, summary_markdown, wilson_interval
+
+
+def test_wilson_interval_matches_hand_computed_values():
+    # p = 0.5, n = 10: centre 0.5, half-width 1.96*sqrt(0.025 + 0.0096)/1.384 ~= 0.2634
+    low, high = wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.1611, abs=1e-4)
+    low, high = wilson_interval(20, 20)
+    assert high == 1.0 and low == pytest.approx(0.8389, abs=1e-4)
+    assert wilson_interval(0, 0) == (None, None)
+
+
+def test_unknowns_are_counted_but_not_in_asr():
+    stats = asr_stats(["harmful", "harmful", "unharmful", "unknown", "unknown"])
+    assert stats["n"] == 5 and stats["unknown"] == 2
+    assert stats["asr"] == pytest.approx(2 / 3)
+    assert asr_stats(["unknown"])["asr"] is None
+
+
+def rec(model, template, topic, subtopic, verdict):
+    return {"model": model, "dataset": "d", "template": template, "topic": topic, "subtopic": subtopic, "verdict": verdict, "judge": "refusal", "render": "chat"}
+
+
+def test_summarize_groups_runs_and_topics():
+    records = [
+        rec("m1", "cou", "A", "a1", "harmful"),
+        rec("m1", "cou", "A", "a2", "unharmful"),
+        rec("m1", "cou", "B", "b1", "harmful"),
+        rec("m1", "standard", "A", "a1", "unknown"),
+        rec("m2", "cou", "A", "a1", "unharmful"),
+    ]
+    runs = summarize(records)
+    assert [(r["model"], r["template"], r["n"]) for r in runs] == [("m1", "cou", 3), ("m1", "standard", 1), ("m2", "cou", 1)]
+    first = runs[0]
+    assert first["asr"] == pytest.approx(2 / 3)
+    assert first["by_topic"]["A"]["asr"] == 0.5 and first["by_topic"]["B"]["harmful"] == 1
+    assert first["by_subtopic"]["A / a2"]["unharmful"] == 1
+    md = summary_markdown(runs)
+    assert "| m1 | 66.7% [" in md and "| d / cou | d / standard |" in md
+    assert "n/a (1 unknown)" in md
