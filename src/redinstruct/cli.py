@@ -156,8 +156,13 @@ def data_info(
 
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
+    from .redeval._runner import RunInterrupted
+
     try:
         app(standalone_mode=False)
+    except RunInterrupted as ex:
+        print(str(ex), file=sys.stderr)
+        sys.exit(130)
     except RedInstructError as ex:
         print(f"error: {ex}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -167,11 +172,14 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted: run the same command again (same --log-dir) to resume", file=sys.stderr)
         sys.exit(130)
-    except Exception as ex:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(ex, click.exceptions.ClickException):
-            print(f"error: {ex.format_message()}", file=sys.stderr)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as ex:  # usage errors (typer's or click's, by version) and anything unexpected
+        if hasattr(ex, "format_message") and hasattr(ex, "exit_code"):
+            message = ex.format_message()
+            if message.strip():  # no-args help raises with an empty message: help is already shown
+                print(f"error: {message}", file=sys.stderr)
             sys.exit(EXIT_USAGE)
         if os.environ.get("REDINSTRUCT_DEBUG"):
             raise

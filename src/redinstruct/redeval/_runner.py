@@ -23,6 +23,10 @@ from ._metrics import summarize, summary_markdown
 from ._samples import SampleStore, sample_key
 from ._task import DEFAULT_MAX_TOKENS, red_eval
 
+class RunInterrupted(RedInstructError):
+    """The user stopped the run; what finished is saved."""
+
+
 # settings that change what a sample's line means: a log folder holds one value of each
 _MANIFEST_KEYS = ("judge", "judge_model", "render", "keep_thoughts", "max_tokens")
 
@@ -148,7 +152,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             _check_judge_model(config.judge_model)
             judge_checked = True
         echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
-        inspect_eval(
+        logs = inspect_eval(
             tasks,
             model=model,
             log_dir=str(log_dir),
@@ -158,6 +162,13 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             max_tasks=len(tasks),
         )
         store.reload()
+        # on Ctrl-C inspect returns the cancelled logs, or none at all
+        if len(logs) < len(tasks) or any(log.status == "cancelled" for log in logs):
+            write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names))
+            raise RunInterrupted(
+                f"interrupted: {len(store)} sample(s) are saved in {log_dir}; "
+                "run the same command again (same --log-dir) to finish the rest"
+            )
         _record_incomplete(store, spec, config, banks, template_names)
     generated = len(store) - reused_before
     runs = write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names))
