@@ -169,3 +169,23 @@ def test_inspect_cli_resolves_the_registered_task(tmp_path, openai_server):
     assert log.status == "success" and len(log.samples) == 3
     metrics = log.results.scores[0].metrics
     assert metrics["attack_success_rate"].value == 0.0 and metrics["unknown"].value == 0.0
+
+
+def test_main_command_on_the_packaged_model(tmp_path):
+    """`redinstruct eval` on smollm2 and the demo bank, through the CLI (short replies to stay fast)."""
+    result = run_cli("eval", "--limit", "2", "--max-tokens", "16", "--log-dir", str(tmp_path), "--display", "none", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "RED-EVAL attack success rate" in result.stdout and "smoke set" in result.stdout
+    for template in ("standard", "cot", "cou"):
+        assert f"│ smollm2 │ demo    │ {template}" in result.stdout
+    assert "6 sample(s) run now" in result.stdout
+
+
+@pytest.mark.slow
+def test_main_command_with_no_arguments(tmp_path):
+    """The README's main command exactly: all 16 demo questions x 3 templates, default settings."""
+    result = subprocess.run(CLI + ["eval"], capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "logs" / "redeval").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [(r["template"], r["n"]) for r in summary] == [("standard", 16), ("cot", 16), ("cou", 16)]

@@ -25,6 +25,10 @@ def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
     Local models are memoized (loading weights is slow); API clients are built fresh, so a changed
     base URL or key in the environment is always honoured.
     """
+    if spec.provider == "hf":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # inspect shows progress; per-tensor bars are noise
     base = GenerateConfig(max_retries=API_MAX_RETRIES, timeout=API_TIMEOUT_S)
     config = base.merge(config) if config is not None else base
     try:
