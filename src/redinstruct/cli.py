@@ -68,6 +68,7 @@ def eval_command(
     retry_errors: Annotated[bool, typer.Option(help="On resume, retry samples that ended in a generation or judge error")] = True,
     model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", "-M", help="Extra model argument KEY=VALUE (e.g. -M dtype=bfloat16)")] = None,
     display: Annotated[Optional[str], typer.Option(help="inspect progress display: full, rich, plain, log, none")] = None,
+    log_samples: Annotated[bool, typer.Option(help="Keep samples in the inspect logs too (off: faster on fast APIs; samples.jsonl is always written)")] = True,
 ) -> None:
     """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic."""
     from .redeval import EvalConfig, run_redeval
@@ -88,6 +89,7 @@ def eval_command(
         log_dir=log_dir,
         model_args=_parse_model_args(model_arg),
         display=display,
+        log_samples=log_samples,
     )
     if "demo" in config.datasets:
         console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)

@@ -92,6 +92,7 @@ class OpenAICompatibleServer:
 def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like a real API server
+        disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid the 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
@@ -105,7 +106,11 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            if self.path.rstrip("/").endswith("/models"):
+            if self.path.rstrip("/").endswith("/stats"):  # request log, for a server in another process
+                with server._lock:
+                    records = [{"path": r["path"], "prompt": r["prompt"], "time": r["time"]} for r in server.requests]
+                self._send(200, {"requests": records})
+            elif self.path.rstrip("/").endswith("/models"):
                 self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
             else:
                 self._send(404, {"error": {"message": "not found"}})
@@ -141,3 +146,26 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
                 self._send(200, {**common, "object": "text_completion", "choices": [choice]})
 
     return Handler
+
+
+def main() -> None:
+    """Serve a canned reply from its own process: `python -m redinstruct._testing.openai_server --delay 0.2`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait per request")
+    parser.add_argument("--reply", default="OK")
+    args = parser.parse_args()
+    server = OpenAICompatibleServer(responder=lambda prompt, body: args.reply, delay_s=args.delay)
+    server._server = ThreadingHTTPServer(("127.0.0.1", args.port), _make_handler(server))
+    server._server.daemon_threads = True
+    print(server.base_url, flush=True)
+    try:
+        server._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

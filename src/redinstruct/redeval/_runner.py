@@ -14,6 +14,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import GenerateConfig
 
 from .. import __version__
+from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError
 from ..judges import get_judge, judge_needs_model
@@ -48,6 +49,7 @@ class EvalConfig:
     log_dir: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
     display: str | None = None
+    log_samples: bool = True  # samples inside the inspect logs (samples.jsonl always has them)
 
 
 @dataclass
@@ -78,10 +80,11 @@ def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
                     "use a new --log-dir or the same settings to resume"
                 )
         return
-    path.write_text(json.dumps({**settings, "redinstruct_version": __version__, "config": asdict(config)}, indent=2))
+    manifest = json.dumps({**settings, "redinstruct_version": __version__, "config": asdict(config)}, indent=2)
+    path.write_text(redact(manifest))
 
 
-def _validate(config: EvalConfig) -> tuple[dict[str, QuestionBank], list[str]]:
+def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBank], list[str]]:
     """Load every input before any generation, so bad input fails at once and cleanly."""
     check_render(config.render)
     if not config.models or not config.datasets or not config.templates:
@@ -92,7 +95,10 @@ def _validate(config: EvalConfig) -> tuple[dict[str, QuestionBank], list[str]]:
     template_names = [load_template(t).name for t in config.templates]
     judge_needs_model(config.judge)
     get_judge(config.judge, config.judge_model)
-    return banks, template_names
+    specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
+    if config.judge_model:
+        resolve_model(config.judge_model)
+    return specs, banks, template_names
 
 
 def _echo(message: str) -> None:
@@ -101,7 +107,7 @@ def _echo(message: str) -> None:
 
 def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> EvalResult:
     """Evaluate every model x dataset x template; finished samples in `log_dir` are never redone."""
-    banks, template_names = _validate(config)
+    specs, banks, template_names = _validate(config)
     log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(log_dir, config)
@@ -113,8 +119,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
     reused_before = len(store)
     judge_checked = False
 
-    for model_name in config.models:
-        spec = resolve_model(model_name, config.render, config.model_args)
+    for spec in specs:
         tasks, todo = [], 0
         for dataset, bank in banks.items():
             questions = bank.questions[: config.limit] if config.limit else bank.questions
@@ -160,6 +165,11 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             fail_on_error=False,
             max_connections=config.max_connections,
             max_tasks=len(tasks),
+            # samples.jsonl is our crash-safe record; inspect's realtime event buffer costs ~30% of
+            # throughput on fast APIs and adds nothing to resume (see docs/benchmarks.md)
+            log_realtime=False,
+            log_samples=config.log_samples,
+            score_display=False,
         )
         store.reload()
         # on Ctrl-C inspect returns the cancelled logs, or none at all
