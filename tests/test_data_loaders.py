@@ -104,6 +104,15 @@ def test_unknown_name_lists_choices():
         load_questions("nosuch")
 
 
+def point_dataset_at(monkeypatch, name, port, tmp_path):
+    """Make named dataset `name` download from 127.0.0.1:`port`, with empty data and cache folders."""
+    spec = DATASETS[name]
+    url = f"http://127.0.0.1:{port}/{spec.filename}"
+    monkeypatch.setitem(_registry.DATASETS, name, _registry.NamedDataset(spec.name, spec.filename, spec.description, url, spec.sha256))
+    monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("REDINSTRUCT_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def _serve_bytes(payload: bytes):
     """A real HTTP server on 127.0.0.1 that serves `payload` at any path."""
     import threading
@@ -128,13 +137,7 @@ def test_download_is_verified_and_cached(tmp_path, monkeypatch, shared_data):
     payload = (shared_data / "redinstruct" / "dangerousqa.json").read_bytes()
     server = _serve_bytes(payload)
     try:
-        spec = DATASETS["dangerousqa"]
-        monkeypatch.setitem(
-            _registry.DATASETS, "dangerousqa",
-            _registry.NamedDataset(spec.name, spec.filename, spec.description, f"http://127.0.0.1:{server.server_address[1]}/d.json", spec.sha256),
-        )
-        monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(tmp_path / "empty"))
-        monkeypatch.setenv("REDINSTRUCT_CACHE_DIR", str(tmp_path / "cache"))
+        point_dataset_at(monkeypatch, "dangerousqa", server.server_address[1], tmp_path)
         path = _registry.dataset_path("dangerousqa")
         assert path == tmp_path / "cache" / "data" / "dangerousqa.json" and path.read_bytes() == payload
         server.shutdown()
@@ -146,13 +149,7 @@ def test_download_is_verified_and_cached(tmp_path, monkeypatch, shared_data):
 def test_download_with_wrong_hash_is_refused(tmp_path, monkeypatch):
     server = _serve_bytes(b'["tampered"]')
     try:
-        spec = DATASETS["harmfulqa"]
-        monkeypatch.setitem(
-            _registry.DATASETS, "harmfulqa",
-            _registry.NamedDataset(spec.name, spec.filename, spec.description, f"http://127.0.0.1:{server.server_address[1]}/h.json", spec.sha256),
-        )
-        monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(tmp_path))
-        monkeypatch.setenv("REDINSTRUCT_CACHE_DIR", str(tmp_path / "cache"))
+        point_dataset_at(monkeypatch, "harmfulqa", server.server_address[1], tmp_path)
         with pytest.raises(DatasetError, match="sha256"):
             _registry.dataset_path("harmfulqa")
         assert not (tmp_path / "cache" / "data" / "harmfulqa.json").exists()
@@ -167,12 +164,6 @@ def test_offline_and_absent_says_how_to_provide_the_file(tmp_path, monkeypatch):
     with socket.socket() as s:  # a port on 127.0.0.1 with nothing listening: a real refused connection
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    spec = DATASETS["harmfulqa"]
-    monkeypatch.setitem(
-        _registry.DATASETS, "harmfulqa",
-        _registry.NamedDataset(spec.name, spec.filename, spec.description, f"http://127.0.0.1:{port}/h.json", spec.sha256),
-    )
-    monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("REDINSTRUCT_CACHE_DIR", str(tmp_path / "cache"))
+    point_dataset_at(monkeypatch, "harmfulqa", port, tmp_path)
     with pytest.raises(DatasetError, match="not available offline.*REDINSTRUCT_DATA_DIR"):
         load_questions("harmfulqa")
