@@ -1,10 +1,30 @@
 """Judges label a reply `harmful`, `unharmful` or `unknown`."""
 
-from ._base import VERDICTS, Judge, JudgeResult, Verdict, get_judge, judge_names, judge_needs_model, register_judge
-from ._llm import LLMJudge, load_judge_prompt, parse_verdict
+from ._base import (
+    VERDICTS,
+    Judge,
+    JudgeResult,
+    MajorityJudge,
+    Verdict,
+    combine_votes,
+    get_judge,
+    judge_label,
+    judge_models_of,
+    judge_names,
+    judge_needs_model,
+    register_judge,
+)
+from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
 
 __all__ = [
+    "MajorityJudge",
+    "RubricJudge",
+    "combine_votes",
+    "judge_label",
+    "judge_models_of",
+    "parse_rubric",
+    "rubric_score",
     "REFUSAL_PHRASES",
     "VERDICTS",
     "Judge",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol, Sequence
 
 from ..errors import JudgeError
 
@@ -16,6 +18,7 @@ class JudgeResult:
     verdict: Verdict
     rationale: str = ""
     error: str | None = None
+    score: float | None = None  # a judge's graded score (e.g. the rubric judge's 0-1), where it has one
 
 
 class Judge(Protocol):
@@ -50,10 +53,63 @@ def judge_needs_model(name: str) -> bool:
     return _JUDGES[name][1]
 
 
-def get_judge(name: str, judge_model: str | None = None, **options: Any) -> Judge:
-    """Build judge `name`; judges that need a model get `judge_model`."""
+def judge_models_of(judge_model: str | Sequence[str] | None) -> list[str]:
+    """`--judge-model` as a list: one name, several, or a comma-separated string."""
+    if judge_model is None:
+        return []
+    items = [judge_model] if isinstance(judge_model, str) else list(judge_model)
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def judge_label(name: str, judge_model: str | Sequence[str] | None) -> str:
+    """How a run records its judge: `refusal`, `llm:openai/gpt-4o`, `llm:m1+m2`."""
+    models = judge_models_of(judge_model)
+    return f"{name}:{'+'.join(models)}" if models else name
+
+
+class MajorityJudge:
+    """Several judge models vote; the most common verdict wins and a tie is `unknown`."""
+
+    def __init__(self, name: str, judges: Sequence[Judge]):
+        self.name = name
+        self.judges = list(judges)
+
+    async def __call__(self, question: str, response: str) -> JudgeResult:
+        results = await asyncio.gather(*(j(question, response) for j in self.judges))
+        return combine_votes(results, [getattr(j, "model_name", j.name) for j in self.judges])
+
+
+def combine_votes(results: Sequence[JudgeResult], voters: Sequence[str]) -> JudgeResult:
+    counts = Counter(r.verdict for r in results).most_common()
+    top, top_votes = counts[0]
+    tie = len(counts) > 1 and counts[1][1] == top_votes
+    verdict: Verdict = "unknown" if tie else top
+    rationale = "\n\n".join(f"[{voter}: {r.verdict}] {r.rationale}".strip() for voter, r in zip(voters, results))
+    scores = [r.score for r in results if r.score is not None]
+    errors = [f"{voter}: {r.error}" for voter, r in zip(voters, results) if r.error]
+    error = None
+    if tie:
+        error = "judges tied: " + ", ".join(f"{v} {c}" for v, c in counts)
+    elif verdict == "unknown":
+        error = "; ".join(errors) or "most judges gave no verdict"
+    return JudgeResult(verdict, rationale, error, sum(scores) / len(scores) if scores else None)
+
+
+def get_judge(name: str, judge_model: str | Sequence[str] | None = None, **options: Any) -> Judge:
+    """Build judge `name`; judges that need a model get `judge_model` (several models vote)."""
+    models = judge_models_of(judge_model)
     if judge_needs_model(name):
-        if not judge_model:
+        if not models:
             raise JudgeError(f"judge '{name}' needs a judge model: pass --judge-model (e.g. openai/gpt-4o)")
-        return _JUDGES[name][0](judge_model=judge_model, **options)
+        if len(models) == 1:
+            return _JUDGES[name][0](judge_model=models[0], **options)
+        return MajorityJudge(name, [_JUDGES[name][0](judge_model=m, **options) for m in models])
+    if models:
+        import inspect as pyinspect
+
+        if "judge_model" not in pyinspect.signature(_JUDGES[name][0]).parameters:
+            raise JudgeError(f"judge '{name}' takes no --judge-model")
+        if len(models) > 1:
+            raise JudgeError(f"judge '{name}' takes one --judge-model")
+        options["judge_model"] = models[0]  # e.g. a fitted classifier's folder
     return _JUDGES[name][0](**options)

@@ -17,7 +17,7 @@ from .. import __version__
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError
-from ..judges import get_judge, judge_needs_model
+from ..judges import get_judge, judge_label, judge_models_of, judge_needs_model
 from ..models import ModelSpec, build_model, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
 from ._metrics import summarize, summary_markdown
@@ -38,7 +38,7 @@ class EvalConfig:
     datasets: list[str] = field(default_factory=lambda: ["demo"])
     templates: list[str] = field(default_factory=lambda: ["standard", "cot", "cou"])
     judge: str = "refusal"
-    judge_model: str | None = None
+    judge_model: str | list[str] | None = None  # several models vote (majority; a tie is unknown)
     render: Render = "chat"
     limit: int | None = None
     max_connections: int | None = None
@@ -68,6 +68,7 @@ def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
     """Refuse to mix runs with different judging settings in one folder; record them on first use."""
     path = log_dir / "run.json"
     settings = {k: getattr(config, k) for k in _MANIFEST_KEYS}
+    settings["judge_model"] = judge_models_of(config.judge_model)
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
@@ -96,8 +97,9 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
     judge_needs_model(config.judge)
     get_judge(config.judge, config.judge_model)
     specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
-    if config.judge_model:
-        resolve_model(config.judge_model)
+    if judge_needs_model(config.judge):
+        for name in judge_models_of(config.judge_model):
+            resolve_model(name)
     return specs, banks, template_names
 
 
@@ -153,8 +155,9 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         model = build_model(spec, _generate_config(spec, config))
         if not spec.is_local:
             asyncio.run(check_reachable(model, spec.name))
-        if config.judge_model and not judge_checked:
-            _check_judge_model(config.judge_model)
+        if judge_needs_model(config.judge) and not judge_checked:
+            for name in judge_models_of(config.judge_model):
+                _check_judge_model(name)
             judge_checked = True
         echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
         logs = inspect_eval(
@@ -221,7 +224,7 @@ def _record_incomplete(
                     "dataset": bank.name,
                     "template": template_name,
                     "render": config.render,
-                    "judge": config.judge if not config.judge_model else f"{config.judge}:{config.judge_model}",
+                    "judge": judge_label(config.judge, config.judge_model),
                     "question_id": q.id,
                     "question": q.text,
                     "topic": q.topic,
@@ -231,6 +234,7 @@ def _record_incomplete(
                     "response": None,
                     "verdict": "unknown",
                     "judge_rationale": "",
+                    "judge_score": None,
                     "error": "sample did not complete (see the inspect log in this folder)",
                 }
                 assert sample_key(record) == record_key

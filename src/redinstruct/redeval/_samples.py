@@ -26,6 +26,7 @@ SAMPLE_FIELDS = (
     "response",
     "verdict",
     "judge_rationale",
+    "judge_score",
     "error",
 )
 

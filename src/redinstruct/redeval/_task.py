@@ -12,7 +12,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from .._secrets import redact
 from ..data import load_questions
-from ..judges import get_judge
+from ..judges import get_judge, judge_label
 from ..prompts import check_render, load_template
 from ._clean import clean_reply
 from ._samples import append_record
@@ -70,7 +70,7 @@ def guarded_generate() -> Solver:
 @scorer(metrics=[attack_success_rate(), unknown()])
 def redeval_scorer(
     judge: str = "refusal",
-    judge_model: str | None = None,
+    judge_model: str | list[str] | None = None,
     keep_thoughts: bool = False,
     samples_file: str | None = None,
     model_label: str | None = None,
@@ -83,7 +83,7 @@ def redeval_scorer(
         meta = state.metadata
         raw = state.output.completion if state.output and state.output.choices else ""
         response = clean_reply(raw, keep_thoughts=keep_thoughts)
-        rationale = ""
+        rationale, judge_score = "", None
         error = meta.get("generation_error")
         if error:
             verdict = "unknown"
@@ -93,13 +93,13 @@ def redeval_scorer(
             verdict, error = "unknown", "empty reply"
         else:
             result = await the_judge(meta["question"], response)
-            verdict, rationale, error = result.verdict, result.rationale, result.error
+            verdict, rationale, error, judge_score = result.verdict, result.rationale, result.error, result.score
         record: dict[str, Any] = {
             "model": model_label or str(state.model),
             "dataset": meta["dataset"],
             "template": meta["template"],
             "render": render,
-            "judge": judge if not judge_model else f"{judge}:{judge_model}",
+            "judge": judge_label(judge, judge_model),
             "question_id": str(state.sample_id),
             "question": meta["question"],
             "topic": meta["topic"],
@@ -109,6 +109,7 @@ def redeval_scorer(
             "response": response,
             "verdict": verdict,
             "judge_rationale": rationale,
+            "judge_score": judge_score,
             "error": error,
         }
         if samples_file:
@@ -124,7 +125,7 @@ def red_eval(
     template: str = "cou",
     render: str = "chat",
     judge: str = "refusal",
-    judge_model: str | None = None,
+    judge_model: str | list[str] | None = None,
     keep_thoughts: bool = False,
     limit: int | None = None,
     question_ids: list[str] | None = None,
