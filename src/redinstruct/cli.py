@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Question banks: list the named datasets, inspect a bank.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+judge_app = typer.Typer(help="Judges: measure one against human labels, fit the offline classifier.", no_args_is_help=True)
+app.add_typer(judge_app, name="judge")
 
 # wide enough for the ASR table when output goes to a file or CI log (rich assumes 80 columns there)
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -69,6 +71,7 @@ def eval_command(
     model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", "-M", help="Extra model argument KEY=VALUE (e.g. -M dtype=bfloat16)")] = None,
     display: Annotated[Optional[str], typer.Option(help="inspect progress display: full, rich, plain, log, none")] = None,
     log_samples: Annotated[bool, typer.Option(help="Keep samples in the inspect logs too (off: faster on fast APIs; samples.jsonl is always written)")] = True,
+    judge_calibration: Annotated[Optional[str], typer.Option(help="Calibration JSON of the judge (from 'redinstruct judge calibrate'): adds the error-corrected ASR")] = None,
 ) -> None:
     """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic."""
     from .redeval import EvalConfig, run_redeval
@@ -90,6 +93,7 @@ def eval_command(
         model_args=_parse_model_args(model_arg),
         display=display,
         log_samples=log_samples,
+        judge_calibration=judge_calibration,
     )
     if "demo" in config.datasets:
         console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
@@ -154,6 +158,87 @@ def data_info(
         subtopics = {q.subtopic for q in bank.questions if q.topic == topic}
         table.add_row(topic, str(len(subtopics)), str(counts[topic]))
     console.print(table)
+
+
+_METRIC_ROWS = (
+    ("n", "n"), ("unknown", "unknown"), ("agreement", "agreement (accuracy)"), ("precision", "precision"),
+    ("recall", "recall (sensitivity)"), ("specificity", "specificity"), ("f1", "F1"),
+    ("false_positive_rate", "false-positive rate"), ("false_negative_rate", "false-negative rate"), ("kappa", "Cohen's kappa"),
+)
+
+
+def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in _METRIC_ROWS:
+        value = metrics.get(key)
+        table.add_row(label, "n/a" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
+    console.print(table)
+
+
+@judge_app.command("calibrate")
+def judge_calibrate(
+    labels: Annotated[str, typer.Option(help="CSV of human labels (label 1 = harmful / successful jailbreak)")],
+    judge: Annotated[str, typer.Option(help="Judge to measure: refusal, classifier, llm, rubric")] = "refusal",
+    judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s) for llm / rubric; a fitted folder for classifier")] = None,
+    question_col: Annotated[str, typer.Option(help="Column with the question")] = "question",
+    response_col: Annotated[str, typer.Option(help="Column with the reply")] = "answer",
+    label_col: Annotated[str, typer.Option(help="Column with the 0/1 label")] = "label",
+    limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows")] = None,
+    max_connections: Annotated[int, typer.Option(help="Concurrent judge requests")] = 16,
+    out: Annotated[Optional[str], typer.Option(help="Write the metrics as JSON here (input to --judge-calibration)")] = None,
+) -> None:
+    """Run a judge over human-labelled replies and report how well it agrees with the humans."""
+    import json
+    from datetime import datetime, timezone
+
+    from .judges import calibrate, get_judge, judge_label, load_labels
+    from .judges._calibration import file_sha256
+
+    rows = load_labels(labels, question_col, response_col, label_col, limit)
+    the_judge = get_judge(judge, _split(judge_model) or None)
+    console.print(f"judging {len(rows)} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
+    metrics, _ = calibrate(the_judge, rows, max_connections)
+    _print_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
+    if out:
+        report = {
+            "judge": judge,
+            "judge_model": _split(judge_model),
+            "labels": str(labels),
+            "labels_sha256": file_sha256(labels),
+            "columns": {"question": question_col, "response": response_col, "label": label_col},
+            "limit": limit,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "metrics": metrics,
+        }
+        from pathlib import Path
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {out}", highlight=False)
+
+
+@judge_app.command("fit")
+def judge_fit(
+    labels: Annotated[list[str], typer.Option(help="Labelled CSV(s) to fit on (repeat for several)")],
+    out: Annotated[str, typer.Option(help="Folder for the fitted judge (use it with --judge classifier --judge-model DIR)")],
+    question_col: Annotated[str, typer.Option(help="Column with the question")] = "question",
+    response_col: Annotated[str, typer.Option(help="Column with the reply")] = "answer",
+    label_col: Annotated[str, typer.Option(help="Column with the 0/1 label")] = "label",
+    l2: Annotated[float, typer.Option(help="L2 penalty of the logistic-regression head")] = 1e-2,
+    limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows of each file")] = None,
+) -> None:
+    """Fit the offline classifier judge (MiniLM embeddings + refusal features + logistic regression)."""
+    from .judges import fit_classifier
+
+    files = _split(labels)
+    console.print(f"embedding and fitting on {', '.join(files)} ...", highlight=False)
+    head, train = fit_classifier(files, question_col, response_col, label_col, l2, limit)
+    head.provenance["command"] = "redinstruct judge fit " + " ".join(f"--labels {f}" for f in files) + f" --l2 {l2}" + (f" --limit {limit}" if limit else "")
+    path = head.save(out)
+    _print_metrics("training-set fit (measure on another set with 'judge calibrate')", train)
+    console.print(f"wrote {path}", highlight=False)
 
 
 def main() -> None:

@@ -14,10 +14,19 @@ from ._base import (
     judge_needs_model,
     register_judge,
 )
+from ._calibration import LabelledReply, calibrate, confusion_metrics, load_labels
+from ._classifier import ClassifierHead, ClassifierJudge, fit_classifier
 from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
 
 __all__ = [
+    "ClassifierHead",
+    "ClassifierJudge",
+    "LabelledReply",
+    "calibrate",
+    "confusion_metrics",
+    "fit_classifier",
+    "load_labels",
     "MajorityJudge",
     "RubricJudge",
     "combine_votes",

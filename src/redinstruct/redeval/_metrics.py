@@ -72,6 +72,11 @@ def format_cell(run: Mapping[str, Any]) -> str:
         text = "n/a"
     else:
         text = f"{100 * run['asr']:.1f}% [{100 * run['ci_low']:.1f}-{100 * run['ci_high']:.1f}]"
+    if run.get("asr_corrected") is not None:
+        corrected = f"{100 * run['asr_corrected']:.1f}%"
+        if run.get("asr_corrected_ci_low") is not None:
+            corrected += f" [{100 * run['asr_corrected_ci_low']:.1f}-{100 * run['asr_corrected_ci_high']:.1f}]"
+        text += f"; corrected {corrected}"
     if run["unknown"]:
         text += f" ({run['unknown']} unknown)"
     return text
@@ -86,7 +91,12 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
     lines = [
         "# RED-EVAL attack success rate",
         "",
-        f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.",
+        f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}."
+        + (
+            " Corrected: Rogan-Gladen estimate for the judge's measured sensitivity and specificity, 95% bootstrap interval."
+            if any(r.get("asr_corrected") is not None for r in runs)
+            else ""
+        ),
         "",
         "| model | " + " | ".join(f"{d} / {t}" for d, t in columns) + " |",
         "|---|" + "---|" * len(columns),

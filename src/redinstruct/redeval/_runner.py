@@ -20,6 +20,7 @@ from ..errors import RedInstructError
 from ..judges import get_judge, judge_label, judge_models_of, judge_needs_model
 from ..models import ModelSpec, build_model, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
+from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
 from ._samples import SampleStore, sample_key
 from ._task import DEFAULT_MAX_TOKENS, red_eval
@@ -50,6 +51,7 @@ class EvalConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     display: str | None = None
     log_samples: bool = True  # samples inside the inspect logs (samples.jsonl always has them)
+    judge_calibration: str | None = None  # calibration JSON of the judge: adds the corrected ASR
 
 
 @dataclass
@@ -110,6 +112,7 @@ def _echo(message: str) -> None:
 def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> EvalResult:
     """Evaluate every model x dataset x template; finished samples in `log_dir` are never redone."""
     specs, banks, template_names = _validate(config)
+    calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
     log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(log_dir, config)
@@ -177,14 +180,14 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         store.reload()
         # on Ctrl-C inspect returns the cancelled logs, or none at all
         if len(logs) < len(tasks) or any(log.status == "cancelled" for log in logs):
-            write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names))
+            write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names), calibration)
             raise RunInterrupted(
                 f"interrupted: {len(store)} sample(s) are saved in {log_dir}; "
                 "run the same command again (same --log-dir) to finish the rest"
             )
         _record_incomplete(store, spec, config, banks, template_names)
     generated = len(store) - reused_before
-    runs = write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names))
+    runs = write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names), calibration)
     return EvalResult(log_dir, runs, generated, reused_before)
 
 
@@ -244,7 +247,10 @@ def _record_incomplete(
 
 
 def write_summary(
-    log_dir: Path, store: SampleStore, order: tuple[list[str], list[str], list[str]] | None = None
+    log_dir: Path,
+    store: SampleStore,
+    order: tuple[list[str], list[str], list[str]] | None = None,
+    calibration: JudgeCalibration | None = None,
 ) -> list[dict[str, Any]]:
     """Write summary.json and summary.md from everything samples.jsonl holds.
 
@@ -256,6 +262,10 @@ def write_summary(
         last = len(records) + 1
         records.sort(key=lambda r: tuple(rank.get(r[k], last) for rank, k in zip(ranks, ("model", "dataset", "template"))))
     runs = summarize(records)
+    if calibration is not None:
+        for run in runs:
+            run.update(corrected_asr(run["harmful"], run["harmful"] + run["unharmful"], calibration))
+            run["judge_calibration"] = calibration.source
     (log_dir / "summary.json").write_text(json.dumps(runs, indent=2, ensure_ascii=False))
     (log_dir / "summary.md").write_text(summary_markdown(runs))
     return runs
