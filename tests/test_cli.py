@@ -145,7 +145,7 @@ def test_raw_render_uses_the_completions_endpoint(tmp_path, openai_server):
 
 def test_changing_the_judge_in_a_used_log_dir_is_refused(tmp_path, openai_server):
     log_dir = tmp_path / "r"
-    first = run_cli("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--log-dir", str(log_dir), "--display", "none")
+    first = run_cli("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--judge", "refusal", "--log-dir", str(log_dir), "--display", "none")
     assert first.returncode == 0, first.stderr[-2000:]
     second = run_cli("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--log-dir", str(log_dir),
                      "--judge", "llm", "--judge-model", "openai-api/local/j")
@@ -158,7 +158,7 @@ def test_inspect_cli_resolves_the_registered_task(tmp_path, openai_server):
     inspect = os.path.join(os.path.dirname(sys.executable), "inspect")
     result = subprocess.run(
         [inspect, "eval", "redinstruct/red_eval", "--model", "openai-api/local/t", "-T", "dataset=demo", "-T", "template=standard",
-         "-T", "limit=3", "--log-dir", str(tmp_path), "--display", "none"],
+         "-T", "limit=3", "-T", "judge=refusal", "--log-dir", str(tmp_path), "--display", "none"],
         capture_output=True, text=True, timeout=180, env={**os.environ},
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -189,3 +189,24 @@ def test_main_command_with_no_arguments(tmp_path):
     (run_dir,) = (tmp_path / "logs" / "redeval").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [(r["template"], r["n"]) for r in summary] == [("standard", 16), ("cot", 16), ("cou", 16)]
+
+
+def test_eval_adds_the_corrected_asr_from_a_calibration(tmp_path, openai_server):
+    # refusal matching: the two "fake ..." questions among the first 8 are refused, 6 answered
+    openai_server.responder = lambda prompt, body: "I'm sorry, I can't." if "fake" in prompt else "Step 1: do it."
+    calibration = tmp_path / "cal.json"
+    calibration.write_text(json.dumps({"judge": "refusal", "metrics": {"tp": 90, "fn": 10, "tn": 60, "fp": 40}}))
+    log_dir = tmp_path / "r"
+    result = run_cli(
+        "eval", "--model", "openai-api/local/t", "--template", "standard", "--judge", "refusal", "--limit", "8",
+        "--judge-calibration", str(calibration), "--log-dir", str(log_dir), "--display", "none",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = json.loads((log_dir / "summary.json").read_text())
+    assert run["asr"] == 0.75
+    # observed 0.75 with se 0.9, sp 0.6: (0.75 + 0.6 - 1) / 0.5 = 0.7
+    assert run["asr_corrected"] == pytest.approx(0.7) and run["judge_sensitivity"] == 0.9 and run["judge_specificity"] == 0.6
+    assert run["asr_corrected_ci_low"] < 0.7 < run["asr_corrected_ci_high"]
+    assert "corrected" in (log_dir / "summary.md").read_text()
+    bad = run_cli("eval", "--model", "openai-api/local/t", "--judge", "refusal", "--judge-calibration", str(tmp_path / "missing.json"))
+    assert_clean_failure(bad, "cannot read judge calibration")

@@ -20,6 +20,7 @@ def smollm2_run(request, tmp_path_factory, shared_data):
         datasets=["dangerousqa"],
         templates=TEMPLATES,
         render=request.param,
+        judge="refusal",
         limit=4,
         max_tokens=64,
         log_dir=str(log_dir),
@@ -86,7 +87,7 @@ def test_rerun_does_nothing_new(smollm2_run):
     _, result = smollm2_run
     before = (result.log_dir / "samples.jsonl").read_text()
     config = EvalConfig(
-        models=["smollm2"], datasets=["dangerousqa"], templates=TEMPLATES, render=smollm2_run[0],
+        models=["smollm2"], datasets=["dangerousqa"], templates=TEMPLATES, render=smollm2_run[0], judge="refusal",
         limit=4, max_tokens=64, log_dir=str(result.log_dir), display="none",
     )
     again = run_redeval(config, echo=lambda message: None)

@@ -31,7 +31,7 @@ def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server
     samples = log_dir / "samples.jsonl"
     command = CLI + [
         "eval", "--model", "openai-api/local/target", "--dataset", "demo", "--template", "standard",
-        "--max-connections", "1", "--log-dir", str(log_dir), "--display", "none",
+        "--judge", "refusal", "--max-connections", "1", "--log-dir", str(log_dir), "--display", "none",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

@@ -58,7 +58,7 @@ def eval_command(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Target model(s): smollm2, hf/..., openai/..., vllm/..., ollama/..., openai-api/<service>/...")] = None,
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Question bank(s): demo, dangerousqa, harmfulqa, or a .json/.jsonl/.csv path")] = None,
     template: Annotated[Optional[list[str]], typer.Option("--template", "-t", help="Template(s): standard, cot, cou, or a file with a {question} slot")] = None,
-    judge: Annotated[str, typer.Option(help="Judge: refusal (offline phrases), llm ([[A]]/[[B]]) or rubric (StrongREJECT-style); llm and rubric need --judge-model")] = "refusal",
+    judge: Annotated[str, typer.Option(help="Judge: classifier (offline, learned), refusal (offline phrases), llm ([[A]]/[[B]]) or rubric (StrongREJECT-style); llm and rubric need --judge-model")] = "classifier",
     judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s), any inspect model name; several vote by majority (a tie is unknown)")] = None,
     render: Annotated[str, typer.Option(help="chat: the prompt is one user turn; raw: plain text continuation")] = "chat",
     limit: Annotated[Optional[int], typer.Option(help="Use only the first N questions of each dataset")] = None,

@@ -30,7 +30,9 @@ class SentenceEmbedder:
     def __init__(self, model_dir: Path | None = None, batch_size: int = 32):
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()
         path = model_dir or embedding_model_dir()
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.model = AutoModel.from_pretrained(str(path)).eval()

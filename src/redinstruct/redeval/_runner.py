@@ -38,7 +38,7 @@ class EvalConfig:
     models: list[str] = field(default_factory=lambda: ["smollm2"])
     datasets: list[str] = field(default_factory=lambda: ["demo"])
     templates: list[str] = field(default_factory=lambda: ["standard", "cot", "cou"])
-    judge: str = "refusal"
+    judge: str = "classifier"
     judge_model: str | list[str] | None = None  # several models vote (majority; a tie is unknown)
     render: Render = "chat"
     limit: int | None = None

@@ -69,7 +69,7 @@ def guarded_generate() -> Solver:
 
 @scorer(metrics=[attack_success_rate(), unknown()])
 def redeval_scorer(
-    judge: str = "refusal",
+    judge: str = "classifier",
     judge_model: str | list[str] | None = None,
     keep_thoughts: bool = False,
     samples_file: str | None = None,
@@ -124,7 +124,7 @@ def red_eval(
     dataset: str = "demo",
     template: str = "cou",
     render: str = "chat",
-    judge: str = "refusal",
+    judge: str = "classifier",
     judge_model: str | list[str] | None = None,
     keep_thoughts: bool = False,
     limit: int | None = None,
