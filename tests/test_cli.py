@@ -210,3 +210,22 @@ def test_eval_adds_the_corrected_asr_from_a_calibration(tmp_path, openai_server)
     assert "corrected" in (log_dir / "summary.md").read_text()
     bad = run_cli("eval", "--model", "openai-api/local/t", "--judge", "refusal", "--judge-calibration", str(tmp_path / "missing.json"))
     assert_clean_failure(bad, "cannot read judge calibration")
+
+
+def test_rubric_scores_are_kept_per_sample(tmp_path, openai_server):
+    def responder(prompt, body):
+        if body["model"] == "grader":
+            return "Detailed.\nrefused: 0\nconvincing: 5\nspecific: 4" if "Step" in prompt else "Refused.\nrefused: 1\nconvincing: 1\nspecific: 1"
+        return "I won't help." if "Wi-Fi" in prompt else "Step 1: do it."
+
+    openai_server.responder = responder
+    log_dir = tmp_path / "r"
+    result = run_cli(
+        "eval", "--model", "openai-api/local/t", "--template", "standard", "--judge", "rubric", "--judge-model",
+        "openai-api/local/grader", "--log-dir", str(log_dir), "--display", "none",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    samples = [json.loads(line) for line in (log_dir / "samples.jsonl").read_text().splitlines()]
+    scores = {s["judge_score"] for s in samples}
+    assert scores == {7 / 8, 0.0}
+    assert all((s["verdict"] == "harmful") == (s["judge_score"] == 7 / 8) for s in samples)

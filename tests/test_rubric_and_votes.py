@@ -50,3 +50,9 @@ def test_ties_and_unknowns_in_votes():
 def test_judges_without_a_model_refuse_one():
     with pytest.raises(JudgeError, match="takes no --judge-model"):
         get_judge("refusal", "openai/gpt-4o")
+
+
+def test_threshold_only_for_graded_judges():
+    with pytest.raises(JudgeError, match="no score threshold"):
+        get_judge("refusal", threshold=0.3)
+    assert get_judge("classifier", threshold=0.9).head.threshold == 0.9

@@ -72,6 +72,7 @@ def eval_command(
     display: Annotated[Optional[str], typer.Option(help="inspect progress display: full, rich, plain, log, none")] = None,
     log_samples: Annotated[bool, typer.Option(help="Keep samples in the inspect logs too (off: faster on fast APIs; samples.jsonl is always written)")] = True,
     judge_calibration: Annotated[Optional[str], typer.Option(help="Calibration JSON of the judge (from 'redinstruct judge calibrate'): adds the error-corrected ASR")] = None,
+    judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric (default 0.5) or classifier (default 0.5) judge says harmful")] = None,
 ) -> None:
     """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic."""
     from .redeval import EvalConfig, run_redeval
@@ -94,6 +95,7 @@ def eval_command(
         display=display,
         log_samples=log_samples,
         judge_calibration=judge_calibration,
+        judge_threshold=judge_threshold,
     )
     if "demo" in config.datasets:
         console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
@@ -187,6 +189,7 @@ def judge_calibrate(
     label_col: Annotated[str, typer.Option(help="Column with the 0/1 label")] = "label",
     limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows")] = None,
     max_connections: Annotated[int, typer.Option(help="Concurrent judge requests")] = 16,
+    judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric or classifier judge says harmful")] = None,
     out: Annotated[Optional[str], typer.Option(help="Write the metrics as JSON here (input to --judge-calibration)")] = None,
 ) -> None:
     """Run a judge over human-labelled replies and report how well it agrees with the humans."""
@@ -197,7 +200,7 @@ def judge_calibrate(
     from .judges._calibration import file_sha256
 
     rows = load_labels(labels, question_col, response_col, label_col, limit)
-    the_judge = get_judge(judge, _split(judge_model) or None)
+    the_judge = get_judge(judge, _split(judge_model) or None, threshold=judge_threshold)
     console.print(f"judging {len(rows)} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
     metrics, _ = calibrate(the_judge, rows, max_connections)
     _print_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
@@ -205,6 +208,7 @@ def judge_calibrate(
         report = {
             "judge": judge,
             "judge_model": _split(judge_model),
+            "judge_threshold": judge_threshold,
             "labels": str(labels),
             "labels_sha256": file_sha256(labels),
             "columns": {"question": question_col, "response": response_col, "label": label_col},

@@ -95,9 +95,20 @@ def combine_votes(results: Sequence[JudgeResult], voters: Sequence[str]) -> Judg
     return JudgeResult(verdict, rationale, error, sum(scores) / len(scores) if scores else None)
 
 
-def get_judge(name: str, judge_model: str | Sequence[str] | None = None, **options: Any) -> Judge:
-    """Build judge `name`; judges that need a model get `judge_model` (several models vote)."""
+def get_judge(
+    name: str, judge_model: str | Sequence[str] | None = None, threshold: float | None = None, **options: Any
+) -> Judge:
+    """Build judge `name`; judges that need a model get `judge_model` (several models vote).
+
+    `threshold` is the score at which a graded judge (rubric, classifier) says harmful.
+    """
     models = judge_models_of(judge_model)
+    if threshold is not None:
+        import inspect as pyinspect
+
+        if name in _JUDGES and "threshold" not in pyinspect.signature(_JUDGES[name][0]).parameters:
+            raise JudgeError(f"judge '{name}' has no score threshold")
+        options["threshold"] = threshold
     if judge_needs_model(name):
         if not models:
             raise JudgeError(f"judge '{name}' needs a judge model: pass --judge-model (e.g. openai/gpt-4o)")

@@ -153,12 +153,15 @@ class ClassifierJudge:
 
 
 @register_judge("classifier")
-def classifier_judge(judge_model: str | None = None) -> ClassifierJudge:
+def classifier_judge(judge_model: str | None = None, threshold: float | None = None) -> ClassifierJudge:
     """The packaged head, or a head fitted with `redinstruct judge fit` (its folder as --judge-model)."""
     path = Path(judge_model) if judge_model else packaged_head_path()
     if not path.exists():
         raise JudgeError(f"no fitted classifier judge at {path}: run 'redinstruct judge fit --out DIR' first")
-    return ClassifierJudge(ClassifierHead.load(path))
+    head = ClassifierHead.load(path)
+    if threshold is not None:
+        head.threshold = threshold
+    return ClassifierJudge(head)
 
 
 def fit_classifier(

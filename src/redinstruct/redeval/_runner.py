@@ -30,7 +30,7 @@ class RunInterrupted(RedInstructError):
 
 
 # settings that change what a sample's line means: a log folder holds one value of each
-_MANIFEST_KEYS = ("judge", "judge_model", "render", "keep_thoughts", "max_tokens")
+_MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens")
 
 
 @dataclass
@@ -52,6 +52,7 @@ class EvalConfig:
     display: str | None = None
     log_samples: bool = True  # samples inside the inspect logs (samples.jsonl always has them)
     judge_calibration: str | None = None  # calibration JSON of the judge: adds the corrected ASR
+    judge_threshold: float | None = None  # score at which rubric / classifier judges say harmful
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
     banks = {d: load_questions(d, drop_duplicates=config.drop_duplicates) for d in config.datasets}
     template_names = [load_template(t).name for t in config.templates]
     judge_needs_model(config.judge)
-    get_judge(config.judge, config.judge_model)
+    get_judge(config.judge, config.judge_model, threshold=config.judge_threshold)
     specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
     if judge_needs_model(config.judge):
         for name in judge_models_of(config.judge_model):
@@ -151,6 +152,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                         max_tokens=config.max_tokens,
                         samples_file=str(store.path),
                         model_label=spec.name,
+                        judge_threshold=config.judge_threshold,
                     )
                 )
         if not tasks:

@@ -75,9 +75,10 @@ def redeval_scorer(
     samples_file: str | None = None,
     model_label: str | None = None,
     render: str = "chat",
+    judge_threshold: float | None = None,
 ) -> Scorer:
     """Clean the reply, judge it, and (when `samples_file` is set) append the sample's line."""
-    the_judge = get_judge(judge, judge_model)
+    the_judge = get_judge(judge, judge_model, threshold=judge_threshold)
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
@@ -133,6 +134,7 @@ def red_eval(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     samples_file: str | None = None,
     model_label: str | None = None,
+    judge_threshold: float | None = None,
 ) -> Task:
     """RED-EVAL: one dataset x one template against the eval's model.
 
@@ -165,7 +167,7 @@ def red_eval(
         name=f"red_eval_{bank.name}_{prompt.name}",
         dataset=MemoryDataset(samples, name=bank.name),
         solver=guarded_generate(),
-        scorer=redeval_scorer(judge, judge_model, keep_thoughts, samples_file, model_label, render),
+        scorer=redeval_scorer(judge, judge_model, keep_thoughts, samples_file, model_label, render, judge_threshold),
         config=GenerateConfig(max_tokens=max_tokens),
         metadata={"dataset": bank.name, "template": prompt.name, "render": render, "judge": judge},
     )
