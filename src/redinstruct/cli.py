@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Question banks: list the named datasets, inspect a bank.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+harmfulqa_app = typer.Typer(help="HARMFULQA: generate red-teaming data (topics, questions, blue and red conversations).", no_args_is_help=True)
+app.add_typer(harmfulqa_app, name="harmfulqa")
 judge_app = typer.Typer(help="Judges: measure one against human labels, fit the offline classifier.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
 
@@ -243,6 +245,47 @@ def judge_fit(
     path = head.save(out)
     _print_metrics("training-set fit (measure on another set with 'judge calibrate')", train)
     console.print(f"wrote {path}", highlight=False)
+
+
+@harmfulqa_app.command("generate")
+def harmfulqa_generate(
+    model: Annotated[str, typer.Option(help="Generator model (any inspect model name, or smollm2)")],
+    out: Annotated[str, typer.Option(help="Output folder; rerun with the same folder to resume")],
+    topics: Annotated[int, typer.Option(help="Number of topics")] = 10,
+    subtopics_per_topic: Annotated[int, typer.Option(help="Subtopics per topic")] = 10,
+    questions_per_subtopic: Annotated[int, typer.Option(help="Harmful questions per subtopic")] = 20,
+    conversations_per_question: Annotated[int, typer.Option(help="Blue (and red) conversations per question")] = 5,
+    turns: Annotated[int, typer.Option(help="Turns per side in each conversation")] = 4,
+    stages: Annotated[str, typer.Option(help="Comma-separated stages to run: topics,subtopics,questions,blue,red")] = "topics,subtopics,questions,blue,red",
+    seed_topics: Annotated[Optional[str], typer.Option(help="File with one topic per line, instead of generating them")] = None,
+    max_connections: Annotated[int, typer.Option(help="Concurrent generator calls")] = 8,
+    max_tokens: Annotated[int, typer.Option(help="Maximum new tokens per generator call")] = 1024,
+    prompts_dir: Annotated[Optional[str], typer.Option(help="Folder with your own stage prompts (topics.txt, subtopics.txt, questions.txt, blue.txt, red.txt)")] = None,
+) -> None:
+    """Generate a HarmfulQA-style dataset with any LLM; every stage is resumable."""
+    from .harmfulqa import GenerateSettings, generate_harmfulqa
+    from .harmfulqa._stats import generation_stats
+
+    if turns < 1 or topics < 1 or subtopics_per_topic < 1 or questions_per_subtopic < 1 or conversations_per_question < 1:
+        raise RedInstructError("counts and --turns must be at least 1")
+    settings = GenerateSettings(
+        model=model, out=out, topics=topics, subtopics_per_topic=subtopics_per_topic,
+        questions_per_subtopic=questions_per_subtopic, conversations_per_question=conversations_per_question,
+        turns=turns, stages=_split([stages]), seed_topics=seed_topics, max_connections=max_connections,
+        max_tokens=max_tokens, prompts_dir=prompts_dir,
+    )
+    ran = generate_harmfulqa(settings, echo=lambda m: console.print(m, highlight=False))
+    stats = generation_stats(out)
+    console.print(f"ran {ran}; {stats['stages']}", highlight=False)
+    console.print(f"wrote {out}/harmfulqa.json and {out}/questions.json", highlight=False)
+
+
+@harmfulqa_app.command("stats")
+def harmfulqa_stats(out: Annotated[str, typer.Argument(help="A folder written by 'harmfulqa generate'")]) -> None:
+    """Counts per stage and per topic, drops by reason, turns per conversation."""
+    from .harmfulqa._stats import dump, generation_stats
+
+    console.print(dump(generation_stats(out)), highlight=False)
 
 
 def main() -> None:

@@ -32,6 +32,10 @@ class QuestionBank:
     def __len__(self) -> int:
         return len(self.questions)
 
+    def first(self, limit: int | None) -> list[Question]:
+        """The first `limit` questions in file order (all of them when `limit` is None)."""
+        return self.questions[:limit] if limit else list(self.questions)
+
     def topics(self) -> list[str]:
         return sorted({q.topic for q in self.questions})
 

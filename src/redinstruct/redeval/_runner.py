@@ -124,11 +124,12 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             echo(f"retrying {retried} sample(s) that ended in an error last time")
     reused_before = len(store)
     judge_checked = False
+    order = (config.models, [b.name for b in banks.values()], template_names)  # summary rows follow the request
 
     for spec in specs:
         tasks, todo = [], 0
         for dataset, bank in banks.items():
-            questions = bank.questions[: config.limit] if config.limit else bank.questions
+            questions = bank.first(config.limit)
             for template, template_name in zip(config.templates, template_names):
                 missing = [
                     q.id for q in questions if (spec.name, bank.name, template_name, q.id) not in store
@@ -182,14 +183,14 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         store.reload()
         # on Ctrl-C inspect returns the cancelled logs, or none at all
         if len(logs) < len(tasks) or any(log.status == "cancelled" for log in logs):
-            write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names), calibration)
+            write_summary(log_dir, store, order, calibration)
             raise RunInterrupted(
                 f"interrupted: {len(store)} sample(s) are saved in {log_dir}; "
                 "run the same command again (same --log-dir) to finish the rest"
             )
         _record_incomplete(store, spec, config, banks, template_names)
     generated = len(store) - reused_before
-    runs = write_summary(log_dir, store, (config.models, [b.name for b in banks.values()], template_names), calibration)
+    runs = write_summary(log_dir, store, order, calibration)
     return EvalResult(log_dir, runs, generated, reused_before)
 
 
@@ -218,7 +219,7 @@ def _record_incomplete(
     """Samples inspect could not finish (a crash inside a sample) are recorded as unknown."""
     added = 0
     for dataset, bank in banks.items():
-        questions = bank.questions[: config.limit] if config.limit else bank.questions
+        questions = bank.first(config.limit)
         for template_name in template_names:
             for q in questions:
                 record_key = (spec.name, bank.name, template_name, q.id)

@@ -145,7 +145,7 @@ def red_eval(
     check_render(render)
     bank = load_questions(dataset, drop_duplicates=drop_duplicates)
     prompt = load_template(template)
-    questions = bank.questions[:limit] if limit else bank.questions
+    questions = bank.first(limit)
     if question_ids is not None:
         wanted = set(question_ids)
         questions = [q for q in questions if q.id in wanted]

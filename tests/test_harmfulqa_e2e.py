@@ -1,0 +1,99 @@
+"""HARMFULQA generation end to end, offline, with the packaged SmolLM2 on a tiny configuration."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from redinstruct.data import load_questions
+from redinstruct.harmfulqa import GenerateSettings, generate_harmfulqa, generation_stats
+
+TINY = dict(topics=1, subtopics_per_topic=2, questions_per_subtopic=2, conversations_per_question=1, turns=2, max_tokens=64)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hq")
+    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(out), **TINY), echo=lambda m: None)
+    return out, ran
+
+
+def test_every_stage_runs(generated):
+    out, ran = generated
+    assert ran["topics"] == 1 and ran["subtopics"] == 1 and ran["questions"] >= 1
+    assert ran["blue"] >= 1 and ran["generator_calls"] > 0
+    for stage in ("topics", "subtopics", "questions", "blue", "red"):
+        assert (out / f"{stage}.jsonl").is_file(), stage
+
+
+def test_output_follows_the_public_schema(generated):
+    out, _ = generated
+    records = json.loads((out / "harmfulqa.json").read_text())
+    assert records, "at least one question survives"
+    for i, record in enumerate(records):
+        assert set(record) == {"id", "question_id", "topic", "subtopic", "question", "blue_conversations", "red_conversations"}
+        assert record["id"] == i and record["question"].endswith("?")
+        for key in ("blue_conversations", "red_conversations"):
+            assert list(record[key]) == ["0"]
+            conversation = record[key]["0"]
+            if conversation is not None:
+                assert [t["from"] for t in conversation] == ["human", "gpt"] * (len(conversation) // 2)
+                assert all(isinstance(t["value"], str) and t["value"] for t in conversation)
+        blue, red = record["blue_conversations"]["0"], record["red_conversations"]["0"]
+        if blue and red:  # a red conversation pairs with its blue one: the same Red-LM turns
+            assert [t["value"] for t in red if t["from"] == "human"] == [t["value"] for t in blue if t["from"] == "human"]
+    import datasets
+
+    loaded = datasets.load_dataset("json", data_files=str(out / "harmfulqa.json"), split="train")
+    assert loaded.num_rows == len(records)
+
+
+def test_questions_export_loads_in_red_eval(generated):
+    out, _ = generated
+    bank = load_questions(str(out / "questions.json"))
+    records = json.loads((out / "harmfulqa.json").read_text())
+    assert sorted(q.text for q in bank.questions) == sorted(r["question"] for r in records)
+
+
+def test_second_run_generates_nothing(generated):
+    out, _ = generated
+    before = {p.name: p.read_text() for p in out.glob("*.jsonl")}
+    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(out), **TINY), echo=lambda m: None)
+    assert ran["generator_calls"] == 0 and all(ran[s] == 0 for s in ("topics", "subtopics", "questions", "blue", "red"))
+    assert {p.name: p.read_text() for p in out.glob("*.jsonl")} == before
+
+
+def test_a_unit_cut_short_is_redone_and_nothing_else(generated, tmp_path):
+    out, _ = generated
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    blue = copy / "blue.jsonl"
+    lines = blue.read_text().splitlines(keepends=True)
+    blue.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a kill mid-write
+    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(copy), stages=["blue"], **TINY), echo=lambda m: None)
+    assert ran["blue"] == 1
+    assert blue.read_text().splitlines()[: len(lines) - 1] == [line.rstrip("\n") for line in lines[:-1]]
+
+
+def test_stats_command(generated):
+    out, _ = generated
+    stats = generation_stats(out)
+    assert stats["stages"]["topics"] == 1 and stats["stages"]["questions"] >= 1
+    assert set(stats["turns_per_conversation"]) == {"blue", "red"}
+    result = subprocess.run([sys.executable, "-m", "redinstruct.cli", "harmfulqa", "stats", str(out)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert result.returncode == 0 and '"per_topic"' in result.stdout
+
+
+def test_bad_stage_and_folder_errors(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "redinstruct.cli", "harmfulqa", "stats", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert result.returncode == 2 and "not a HARMFULQA generation folder" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "redinstruct.cli", "harmfulqa", "generate", "--model", "smollm2",
+                             "--out", str(tmp_path / "x"), "--stages", "topics,nonsense"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert result.returncode == 2 and "unknown stage(s) nonsense" in result.stderr
