@@ -97,3 +97,21 @@ def test_bad_stage_and_folder_errors(tmp_path):
                              "--out", str(tmp_path / "x"), "--stages", "topics,nonsense"],
                             capture_output=True, text=True, timeout=120, env={**os.environ})
     assert result.returncode == 2 and "unknown stage(s) nonsense" in result.stderr
+
+
+def test_failed_calls_are_retried_on_the_next_run(tmp_path, openai_server):
+    """An API error is kept as the unit's error (never as data) and that unit runs again next time."""
+    from redinstruct._testing.openai_server import HTTPFailure
+
+    def broken(prompt, body):
+        return HTTPFailure(400, "bad request") if "subtopics" in prompt else "1. Toxicology\n2. Law"
+
+    openai_server.responder = broken
+    settings = GenerateSettings(model="openai-api/local/gen", out=str(tmp_path), stages=["topics", "subtopics"], topics=2,
+                                subtopics_per_topic=2)
+    first = generate_harmfulqa(settings, echo=lambda m: None)
+    assert first["subtopics"] == 2 and generation_stats(tmp_path)["stages"]["subtopics"] == 0
+    openai_server.responder = lambda prompt, body: "1. Alpha studies\n2. Beta studies"
+    second = generate_harmfulqa(settings, echo=lambda m: None)
+    assert second["topics"] == 0 and second["subtopics"] == 2
+    assert generation_stats(tmp_path)["stages"]["subtopics"] == 4

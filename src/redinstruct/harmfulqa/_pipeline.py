@@ -84,8 +84,8 @@ def _echo(message: str) -> None:
 
 
 async def _run_units(units: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]], stage: StageFile) -> int:
-    """Run the units not yet in `stage`, writing each as it finishes; returns how many ran."""
-    todo = [(key, make) for key, make in units if key not in stage]
+    """Run the units not yet in `stage` (or that failed last time), writing each as it finishes."""
+    todo = [(key, make) for key, make in units if key not in stage or (stage.get(key) or {}).get("error")]
 
     async def run(key: str, make: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         record = await make()
