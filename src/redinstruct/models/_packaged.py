@@ -63,6 +63,7 @@ def _convert(gguf: Path, target: Path, stamp: dict[str, object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
