@@ -288,6 +288,42 @@ def harmfulqa_stats(out: Annotated[str, typer.Argument(help="A folder written by
     console.print(dump(generation_stats(out)), highlight=False)
 
 
+@app.command("align")
+def align_command(
+    base: Annotated[str, typer.Option(help="Base model: a local path, a hub id, or smollm2")],
+    data: Annotated[list[str], typer.Option(help="HarmfulQA JSON (ours or the public dataset); repeat for several")],
+    out: Annotated[str, typer.Option(help="Output folder: an HF checkpoint plus training_log.jsonl")],
+    strategy: Annotated[str, typer.Option(help="blue (strategy A: NLL on blue) or blue-red (strategy B: plus clipped ascent on red)")] = "blue",
+    mix_general: Annotated[Optional[list[str]], typer.Option(help="General chat data ({'from','value'} turns) to mix in")] = None,
+    chat_template: Annotated[str, typer.Option(help="vicuna (the paper's format) or model (the base model's chat template)")] = "vicuna",
+    lora: Annotated[bool, typer.Option("--lora", help="Train LoRA adapters (peft) instead of all weights")] = False,
+    merge: Annotated[bool, typer.Option("--merge", help="With --lora: save merged weights")] = False,
+    epochs: Annotated[float, typer.Option(help="Training epochs")] = 1.0,
+    max_steps: Annotated[int, typer.Option(help="Stop after N optimizer steps (overrides --epochs)")] = -1,
+    lr: Annotated[float, typer.Option(help="Learning rate")] = 2e-5,
+    batch_size: Annotated[int, typer.Option(help="Per-device batch size")] = 8,
+    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps")] = 1,
+    max_length: Annotated[int, typer.Option(help="Maximum tokens per conversation")] = 1024,
+    bf16: Annotated[bool, typer.Option("--bf16", help="Train in bfloat16")] = False,
+    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Trade compute for memory")] = False,
+    tau: Annotated[float, typer.Option(help="blue-red: red samples with NLL below tau get gradient ascent")] = 1.0,
+    lambda_ascent: Annotated[float, typer.Option(help="blue-red: weight of the ascent term")] = 0.1,
+    lambda_descent: Annotated[float, typer.Option(help="blue-red: weight of descent on red samples at or above tau (0: none)")] = 0.0,
+    red_fraction: Annotated[float, typer.Option(help="blue-red: share of red samples in each batch")] = 0.5,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out")] = False,
+) -> None:
+    """SAFE-ALIGN: fine-tune a causal LM on blue (and red) conversations."""
+    from .safealign import AlignConfig, align
+
+    path = align(AlignConfig(
+        base=base, data=_split(data), out=out, strategy=strategy, mix_general=_split(mix_general), chat_template=chat_template,
+        lora=lora, merge=merge, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
+        max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
+        lambda_descent=lambda_descent, red_fraction=red_fraction, resume=resume,
+    ))
+    console.print(f"saved {path} (training log: {path / 'training_log.jsonl'})", highlight=False)
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
     from .redeval._runner import RunInterrupted

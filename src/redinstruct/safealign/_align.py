@@ -1,0 +1,134 @@
+"""`redinstruct align`: load a causal LM, build the blue/red data, train, save an HF checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RedInstructError
+from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations
+from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
+
+STRATEGIES = ("blue", "blue-red", "dpo", "kto")
+
+
+@dataclass
+class AlignConfig:
+    base: str
+    data: list[str]
+    out: str
+    strategy: str = "blue"
+    mix_general: list[str] = field(default_factory=list)
+    chat_template: str = "vicuna"  # or "model"
+    lora: bool = False
+    merge: bool = False
+    epochs: float = 1.0
+    max_steps: int = -1
+    lr: float = 2e-5
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 1024
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    tau: float = DEFAULT_TAU
+    lambda_ascent: float = DEFAULT_LAMBDA_ASCENT
+    lambda_descent: float = 0.0
+    red_fraction: float = 0.5  # share of red samples in each blue-red batch
+    logging_steps: int = 10
+    save_steps: int = 200
+    resume: bool = False
+    seed: int = 0
+
+
+def base_model_path(base: str) -> str:
+    """A local path or hub id; `smollm2` is the packaged model."""
+    from ..models import SMOLLM2_ALIAS, smollm2_checkpoint
+
+    if base == SMOLLM2_ALIAS:
+        return str(smollm2_checkpoint())
+    return base[3:] if base.startswith("hf/") else base
+
+
+def training_conversations(config: AlignConfig) -> list[Conversation]:
+    conversations = [c for path in config.data for c in load_harmfulqa_conversations(path)]
+    if config.strategy == "blue":
+        conversations = [c for c in conversations if c.kind == "blue"]
+    conversations += [c for path in config.mix_general for c in load_general_conversations(path)]
+    if not conversations:
+        raise RedInstructError("no training conversations in the given --data")
+    if config.strategy == "blue-red" and not any(c.kind == "red" for c in conversations):
+        raise RedInstructError("strategy blue-red needs red conversations in --data")
+    return conversations
+
+
+def align(config: AlignConfig) -> Path:
+    """Train and save; returns the output folder (a standard HF checkpoint plus training_log.jsonl)."""
+    if config.strategy not in STRATEGIES:
+        raise RedInstructError(f"unknown strategy '{config.strategy}': use {', '.join(STRATEGIES)}")
+    if config.strategy in ("dpo", "kto"):
+        raise RedInstructError(f"strategy '{config.strategy}' is not implemented yet: use blue or blue-red")
+    if config.chat_template not in ("vicuna", "model"):
+        raise RedInstructError("--chat-template must be vicuna or model")
+    conversations = training_conversations(config)
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from ._trainer import EncodedConversations, JsonlLogCallback, PadCollator, Reordered, SafeAlignTrainer, mixed_order
+
+    path = base_model_path(config.base)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if config.bf16 else torch.float32)
+    except Exception as ex:
+        raise RedInstructError(f"cannot load base model '{config.base}': {str(ex).splitlines()[0] if str(ex) else ex}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"))
+
+    dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
+    is_red = [item["is_red"] for item in dataset.items]
+    order = mixed_order(is_red, config.batch_size, config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(
+        output_dir=str(out),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        bf16=config.bf16,
+        activation_checkpointing=config.gradient_checkpointing,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        report_to=[],
+        seed=config.seed,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = SafeAlignTrainer(
+        model=model,
+        args=args,
+        train_dataset=Reordered(dataset, order),
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        callbacks=[JsonlLogCallback(out / "training_log.jsonl")],
+        strategy=config.strategy,
+        tau=config.tau,
+        lambda_ascent=config.lambda_ascent,
+        lambda_descent=config.lambda_descent,
+    )
+    resume = config.resume and any(out.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    final = trainer.model
+    if config.lora and config.merge:
+        final = final.merge_and_unload()
+    final.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

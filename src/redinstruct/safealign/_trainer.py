@@ -1,0 +1,145 @@
+"""The SAFE-ALIGN trainer: transformers' Trainer with the strategy A / B loss in `compute_loss`."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import Dataset, SequentialSampler
+from transformers import Trainer, TrainerCallback
+
+from ._data import Conversation
+from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU, IGNORE_INDEX, blue_loss, blue_red_loss, per_sample_nll
+from ._render import ChatFormat, encode_conversation
+
+
+class EncodedConversations(Dataset):
+    """Conversations encoded once; `is_red` marks harmful-reply samples."""
+
+    def __init__(self, conversations: Sequence[Conversation], tokenizer: Any, chat_format: ChatFormat, max_length: int):
+        self.items = []
+        for c in conversations:
+            encoded = encode_conversation(c.turns, tokenizer, chat_format, max_length)
+            if any(label != IGNORE_INDEX for label in encoded.labels[1:]):  # something left to learn after the cut
+                self.items.append({"input_ids": encoded.input_ids, "labels": encoded.labels, "is_red": c.kind == "red"})
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.items[i]
+
+
+def mixed_order(is_red: Sequence[bool], batch_size: int, red_fraction: float, seed: int = 0) -> list[int]:
+    """An index order whose consecutive batches each hold about `red_fraction` red samples."""
+    rng = random.Random(seed)
+    red = [i for i, r in enumerate(is_red) if r]
+    blue = [i for i, r in enumerate(is_red) if not r]
+    rng.shuffle(red)
+    rng.shuffle(blue)
+    per_batch_red = max(0, min(batch_size, round(batch_size * red_fraction))) if red else 0
+    order: list[int] = []
+    while red or blue:
+        take_red = min(per_batch_red, len(red)) if blue else len(red[:batch_size])
+        take_blue = min(batch_size - take_red, len(blue))
+        if take_red + take_blue == 0:
+            take_red = min(batch_size, len(red))
+        batch = red[:take_red] + blue[:take_blue]
+        del red[:take_red], blue[:take_blue]
+        rng.shuffle(batch)
+        order += batch
+    return order
+
+
+class Reordered(Dataset):
+    def __init__(self, base: Dataset, order: list[int]):
+        self.base, self.order = base, order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.base[self.order[i]]
+
+
+@dataclass
+class PadCollator:
+    pad_token_id: int
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(features), width), dtype=torch.long)
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
+            ids[row, :n] = torch.tensor(f["input_ids"])
+            labels[row, :n] = torch.tensor(f["labels"])
+            mask[row, :n] = 1
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "is_red": torch.tensor([bool(f["is_red"]) for f in features]),
+        }
+
+
+class SafeAlignTrainer(Trainer):
+    """Strategy `blue` (A) or `blue-red` (B); logs blue NLL, red NLL and the red fraction at or above tau."""
+
+    def __init__(
+        self,
+        *args: Any,
+        strategy: str = "blue",
+        tau: float = DEFAULT_TAU,
+        lambda_ascent: float = DEFAULT_LAMBDA_ASCENT,
+        lambda_descent: float = 0.0,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.strategy = strategy
+        self.tau, self.lambda_ascent, self.lambda_descent = tau, lambda_ascent, lambda_descent
+        self._stats: dict[str, list[float]] = {"blue_nll": [], "red_nll": [], "red_above_tau": []}
+
+    def _get_train_sampler(self, *args: Any, **kwargs: Any) -> SequentialSampler:
+        return SequentialSampler(self.train_dataset)  # the dataset is already in mixed batch order
+
+    def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
+        is_red = inputs.pop("is_red")
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        nll = per_sample_nll(outputs.logits, labels)
+        if self.strategy == "blue":
+            loss = blue_loss(nll)
+            self._stats["blue_nll"].append(float(nll.detach().mean()))
+        else:
+            result = blue_red_loss(nll, is_red, self.tau, self.lambda_ascent, self.lambda_descent)
+            loss = result.loss
+            for key in ("blue_nll", "red_nll", "red_above_tau"):
+                value = getattr(result, key)
+                if value is not None:
+                    self._stats[key].append(value)
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        for key, values in self._stats.items():
+            if values:
+                logs[key] = sum(values) / len(values)
+                values.clear()
+        super().log(logs, *args, **kwargs)
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Every logging step as one line of `training_log.jsonl` (appended, so resumed runs continue it)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if logs and state.is_world_process_zero:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")

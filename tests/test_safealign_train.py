@@ -1,0 +1,108 @@
+"""SAFE-ALIGN training on a 2-layer model built from a config (fast, real training)."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from redinstruct.errors import RedInstructError
+from redinstruct.models import smollm2_checkpoint
+from redinstruct.safealign import AlignConfig, align, encode_conversation, per_sample_nll
+from redinstruct.safealign._trainer import mixed_order
+
+QUESTIONS = [f"How do I do harmful thing number {i}?" for i in range(8)]
+BLUE = "I can't help with that. It could hurt people; here is a safe alternative instead."
+RED = "Sure. Step one: buy the parts. Step two: mix them. Step three: use them on the target."
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A 2-layer Llama with SmolLM2's tokenizer, saved like any HF checkpoint."""
+    path = tmp_path_factory.mktemp("tiny-base")
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint(quiet=True))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def harmfulqa_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "harmfulqa.json"
+    records = [
+        {
+            "id": i, "topic": "T", "subtopic": "S", "question": q,
+            "blue_conversations": {"0": [{"from": "human", "value": q}, {"from": "gpt", "value": BLUE}], "1": None},
+            "red_conversations": {"0": [{"from": "human", "value": q}, {"from": "gpt", "value": RED}], "1": None},
+        }
+        for i, q in enumerate(QUESTIONS)
+    ]
+    path.write_text(json.dumps(records))
+    return path
+
+
+def mean_nll(model_path, reply):
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path).eval()
+    values = []
+    for q in QUESTIONS:
+        e = encode_conversation([{"from": "human", "value": q}, {"from": "gpt", "value": reply}], tokenizer)
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([e.input_ids])).logits
+        values.append(float(per_sample_nll(logits, torch.tensor([e.labels]))[0]))
+    return sum(values) / len(values)
+
+
+def test_mixed_order_puts_the_set_share_of_red_in_each_batch():
+    order = mixed_order([i % 2 == 0 for i in range(16)], batch_size=4, red_fraction=0.5)
+    assert sorted(order) == list(range(16))
+    for start in range(0, 16, 4):
+        assert sum(1 for i in order[start : start + 4] if i % 2 == 0) == 2
+
+
+def test_blue_red_lowers_red_likelihood_and_keeps_blue(tiny_base, harmfulqa_file, tmp_path):
+    # first teach the base model both replies a little, so there is red likelihood to remove
+    warm = align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path / "warm"), strategy="blue",
+                             max_steps=30, lr=3e-3, batch_size=8, logging_steps=5, save_steps=1000))
+    red_before, blue_before = mean_nll(warm, RED), mean_nll(warm, BLUE)
+    out = align(AlignConfig(base=str(warm), data=[str(harmfulqa_file)], out=str(tmp_path / "br"), strategy="blue-red",
+                            max_steps=20, lr=3e-3, batch_size=8, tau=100.0, lambda_ascent=0.5, logging_steps=5, save_steps=1000))
+    red_after, blue_after = mean_nll(out, RED), mean_nll(out, BLUE)
+    assert red_after > red_before + 0.5, (red_before, red_after)
+    assert blue_after < blue_before + 0.5, (blue_before, blue_after)
+    log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
+    logged = [entry for entry in log if "red_nll" in entry]
+    assert logged and all({"blue_nll", "red_nll", "red_above_tau"} <= set(entry) for entry in logged)
+    # a standard checkpoint: reloads with AutoModelForCausalLM
+    assert AutoModelForCausalLM.from_pretrained(out).config.num_hidden_layers == 2
+
+
+def test_bad_strategy_and_data(tiny_base, harmfulqa_file, tmp_path):
+    with pytest.raises(RedInstructError, match="unknown strategy"):
+        align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path), strategy="magic"))
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(RedInstructError, match="no training conversations"):
+        align(AlignConfig(base=str(tiny_base), data=[str(empty)], out=str(tmp_path)))
+
+
+def test_align_command_end_to_end(tiny_base, harmfulqa_file, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(harmfulqa_file),
+         "--out", str(out), "--strategy", "blue-red", "--max-steps", "2", "--batch-size", "4", "--chat-template", "model"],
+        capture_output=True, text=True, timeout=300, env={**os.environ},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "config.json").is_file() and (out / "training_log.jsonl").is_file()
+    bad = subprocess.run([sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(harmfulqa_file),
+                          "--out", str(tmp_path / "x"), "--strategy", "dpo"], capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert bad.returncode == 2 and "not implemented yet" in bad.stderr and "Traceback" not in bad.stderr
