@@ -106,3 +106,38 @@ def test_align_command_end_to_end(tiny_base, harmfulqa_file, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(harmfulqa_file),
                           "--out", str(tmp_path / "x"), "--strategy", "dpo"], capture_output=True, text=True, timeout=120, env={**os.environ})
     assert bad.returncode == 2 and "not implemented yet" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_preference_pairs_share_red_lm_turns(harmfulqa_file):
+    from redinstruct.safealign import load_harmfulqa_conversations
+    from redinstruct.safealign._preference import kto_examples, preference_pairs
+
+    pairs = preference_pairs(load_harmfulqa_conversations(harmfulqa_file))
+    assert len(pairs) == len(QUESTIONS)
+    assert all(p["chosen"][0]["content"] == BLUE and p["rejected"][0]["content"] == RED for p in pairs)
+    assert all(p["prompt"][-1]["role"] == "user" for p in pairs)
+    assert [e["label"] for e in kto_examples(pairs[:1])] == [True, False]
+
+
+@pytest.mark.parametrize("strategy", ["dpo", "kto"])
+def test_preference_strategies_prefer_blue(strategy, tiny_base, harmfulqa_file, tmp_path):
+    margin_before = mean_nll(tiny_base, RED) - mean_nll(tiny_base, BLUE)
+    out = align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path / strategy), strategy=strategy,
+                            chat_template="model", max_steps=8, lr=3e-3, batch_size=8, logging_steps=2, save_steps=1000))
+    margin_after = mean_nll(out, RED) - mean_nll(out, BLUE)
+    assert margin_after > margin_before + 0.1, (margin_before, margin_after)
+    assert (out / "training_log.jsonl").read_text().strip()
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_base, harmfulqa_file, tmp_path):
+    out = tmp_path / "resume"
+    settings = dict(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(out), strategy="blue-red", batch_size=4,
+                    lr=1e-3, logging_steps=1, save_steps=2)
+    align(AlignConfig(max_steps=4, **settings))
+    assert (out / "checkpoint-4").is_dir()
+    first_steps = [json.loads(line)["step"] for line in (out / "training_log.jsonl").read_text().splitlines()]
+    align(AlignConfig(max_steps=6, resume=True, **settings))
+    steps = [json.loads(line)["step"] for line in (out / "training_log.jsonl").read_text().splitlines()]
+    resumed = steps[len(first_steps):]
+    assert resumed and min(s for s in resumed if s) == 5, resumed  # steps 1-4 were not trained again
+    assert (out / "checkpoint-6").is_dir()

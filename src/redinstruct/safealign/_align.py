@@ -57,8 +57,8 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     conversations += [c for path in config.mix_general for c in load_general_conversations(path)]
     if not conversations:
         raise RedInstructError("no training conversations in the given --data")
-    if config.strategy == "blue-red" and not any(c.kind == "red" for c in conversations):
-        raise RedInstructError("strategy blue-red needs red conversations in --data")
+    if config.strategy != "blue" and not any(c.kind == "red" for c in conversations):
+        raise RedInstructError(f"strategy {config.strategy} needs red conversations in --data")
     return conversations
 
 
@@ -66,8 +66,6 @@ def align(config: AlignConfig) -> Path:
     """Train and save; returns the output folder (a standard HF checkpoint plus training_log.jsonl)."""
     if config.strategy not in STRATEGIES:
         raise RedInstructError(f"unknown strategy '{config.strategy}': use {', '.join(STRATEGIES)}")
-    if config.strategy in ("dpo", "kto"):
-        raise RedInstructError(f"strategy '{config.strategy}' is not implemented yet: use blue or blue-red")
     if config.chat_template not in ("vicuna", "model"):
         raise RedInstructError("--chat-template must be vicuna or model")
     conversations = training_conversations(config)
@@ -90,11 +88,19 @@ def align(config: AlignConfig) -> Path:
 
         model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM"))
 
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.strategy in ("dpo", "kto"):
+        from ._preference import train_preference
+
+        if config.chat_template != "model":
+            raise RedInstructError(f"strategy {config.strategy} uses the model's chat template: pass --chat-template model")
+        final = train_preference(config.strategy, model, tokenizer, conversations, config, out, [JsonlLogCallback(out / "training_log.jsonl")])
+        return _save(final, tokenizer, out, config)
+
     dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
     is_red = [item["is_red"] for item in dataset.items]
     order = mixed_order(is_red, config.batch_size, config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
         output_dir=str(out),
         num_train_epochs=config.epochs,
@@ -126,9 +132,12 @@ def align(config: AlignConfig) -> Path:
     )
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    final = trainer.model
+    return _save(trainer.model, tokenizer, out, config)
+
+
+def _save(model: Any, tokenizer: Any, out: Path, config: AlignConfig) -> Path:
     if config.lora and config.merge:
-        final = final.merge_and_unload()
-    final.save_pretrained(out)
+        model = model.merge_and_unload()
+    model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
