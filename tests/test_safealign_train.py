@@ -105,7 +105,7 @@ def test_align_command_end_to_end(tiny_base, harmfulqa_file, tmp_path):
     assert (out / "config.json").is_file() and (out / "training_log.jsonl").is_file()
     bad = subprocess.run([sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(harmfulqa_file),
                           "--out", str(tmp_path / "x"), "--strategy", "dpo"], capture_output=True, text=True, timeout=120, env={**os.environ})
-    assert bad.returncode == 2 and "not implemented yet" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "--chat-template model" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_preference_pairs_share_red_lm_turns(harmfulqa_file):
