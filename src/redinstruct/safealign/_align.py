@@ -41,6 +41,29 @@ class AlignConfig:
     seed: int = 0
 
 
+def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
+    """The settings every SAFE-ALIGN trainer shares (transformers' Trainer and TRL's DPO / KTO)."""
+    import torch
+
+    return dict(
+        output_dir=str(out),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        bf16=config.bf16,
+        activation_checkpointing=config.gradient_checkpointing,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        report_to=[],
+        seed=config.seed,
+        disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
 def base_model_path(base: str) -> str:
     """A local path or hub id; `smollm2` is the packaged model."""
     from ..models import SMOLLM2_ALIAS, smollm2_checkpoint
@@ -101,24 +124,7 @@ def align(config: AlignConfig) -> Path:
     dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
     is_red = [item["is_red"] for item in dataset.items]
     order = mixed_order(is_red, config.batch_size, config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
-    args = TrainingArguments(
-        output_dir=str(out),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        bf16=config.bf16,
-        activation_checkpointing=config.gradient_checkpointing,
-        logging_steps=config.logging_steps,
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        report_to=[],
-        seed=config.seed,
-        remove_unused_columns=False,
-        disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    args = TrainingArguments(**training_arguments(config, out), remove_unused_columns=False)
     trainer = SafeAlignTrainer(
         model=model,
         args=args,

@@ -50,31 +50,15 @@ def kto_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: list[Conversation], config: Any, out: Any, callbacks: list[Any]) -> Any:
     """Run TRL's DPOTrainer or KTOTrainer; returns the trained model."""
-    import torch
     from datasets import Dataset
 
     from ..errors import RedInstructError
+    from ._align import training_arguments
 
     pairs = preference_pairs(conversations)
     if not pairs:
         raise RedInstructError(f"strategy {strategy} needs blue and red conversations with the same Red-LM turns")
-    common = dict(
-        output_dir=str(out),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        bf16=config.bf16,
-        logging_steps=config.logging_steps,
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        report_to=[],
-        seed=config.seed,
-        disable_tqdm=True,
-        max_length=config.max_length,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    common = {**training_arguments(config, out), "max_length": config.max_length}
     if strategy == "dpo":
         from trl import DPOConfig, DPOTrainer
 
