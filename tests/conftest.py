@@ -19,7 +19,8 @@ _SESSION_CACHE = tempfile.mkdtemp(prefix="redinstruct-test-cache-")
 os.environ["REDINSTRUCT_CACHE_DIR"] = _SESSION_CACHE
 os.environ["REDINSTRUCT_DATA_DIR"] = str(REDINSTRUCT_DATA)
 os.environ.setdefault("INSPECT_DISPLAY", "none")
-os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights or data
+os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 
@@ -46,6 +47,25 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatible
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A 2-layer Llama with SmolLM2's tokenizer, saved like any HF checkpoint."""
+    path = tmp_path_factory.mktemp("tiny-base")
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from redinstruct.models import smollm2_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint(quiet=True))
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
 
 
 from redinstruct._testing.openai_server import OpenAICompatibleServer  # noqa: E402  (type for fixtures)

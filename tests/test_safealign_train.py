@@ -17,20 +17,6 @@ RED = "Sure. Step one: buy the parts. Step two: mix them. Step three: use them o
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    """A 2-layer Llama with SmolLM2's tokenizer, saved like any HF checkpoint."""
-    path = tmp_path_factory.mktemp("tiny-base")
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint(quiet=True))
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def harmfulqa_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "harmfulqa.json"
     records = [
@@ -141,3 +127,25 @@ def test_resume_continues_from_the_last_checkpoint(tiny_base, harmfulqa_file, tm
     resumed = steps[len(first_steps):]
     assert resumed and min(s for s in resumed if s) == 5, resumed  # steps 1-4 were not trained again
     assert (out / "checkpoint-6").is_dir()
+
+
+def test_lora_saves_an_adapter_that_reloads_and_merge_saves_plain_weights(tiny_base, harmfulqa_file, tmp_path):
+    from peft import AutoPeftModelForCausalLM
+
+    before = mean_nll(tiny_base, BLUE)
+    adapter = align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path / "lora"), strategy="blue",
+                                lora=True, max_steps=15, lr=1e-2, batch_size=8, logging_steps=5, save_steps=1000))
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "model.safetensors").exists()
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_base)
+    # the saved adapter holds the training: reloaded on its base, it has learnt the blue reply
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    reloaded = AutoPeftModelForCausalLM.from_pretrained(adapter).eval()
+    e = encode_conversation([{"from": "human", "value": QUESTIONS[0]}, {"from": "gpt", "value": BLUE}], tokenizer)
+    with torch.no_grad():
+        adapted = float(per_sample_nll(reloaded(input_ids=torch.tensor([e.input_ids])).logits, torch.tensor([e.labels]))[0])
+    assert adapted < before - 0.5, (before, adapted)
+    merged = align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path / "merged"), strategy="blue",
+                               lora=True, merge=True, max_steps=15, lr=1e-2, batch_size=8, logging_steps=5, save_steps=1000))
+    assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
+    after = mean_nll(merged, BLUE)  # a plain checkpoint: AutoModelForCausalLM loads it, the learning kept
+    assert after < before - 0.5, (before, after)

@@ -1,25 +1,35 @@
 """redinstruct: red-teaming and safety alignment for LLMs (RED-EVAL, HARMFULQA, SAFE-ALIGN)."""
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .data import Question, QuestionBank, load_questions  # noqa: E402
-from .errors import RedInstructError  # noqa: E402
-from .judges import JudgeResult, get_judge  # noqa: E402
-from .prompts import load_template  # noqa: E402
-from .redeval import EvalConfig, EvalResult, clean_reply, red_eval, run_redeval  # noqa: E402
+# Loaded on first use, so `import redinstruct.safealign` (training) or `redinstruct.utility` does not pull
+# in inspect_ai, and the CLI starts faster.
+_EXPORTS = {
+    "Question": "data",
+    "QuestionBank": "data",
+    "load_questions": "data",
+    "RedInstructError": "errors",
+    "JudgeResult": "judges",
+    "get_judge": "judges",
+    "load_template": "prompts",
+    "EvalConfig": "redeval",
+    "EvalResult": "redeval",
+    "clean_reply": "redeval",
+    "red_eval": "redeval",
+    "run_redeval": "redeval",
+}
 
-__all__ = [
-    "EvalConfig",
-    "EvalResult",
-    "JudgeResult",
-    "Question",
-    "QuestionBank",
-    "RedInstructError",
-    "__version__",
-    "clean_reply",
-    "get_judge",
-    "load_questions",
-    "load_template",
-    "red_eval",
-    "run_redeval",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'redinstruct' has no attribute {name!r}")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .errors import RedInstructError
+from .errors import RedInstructError, RunInterrupted
 
 app = typer.Typer(
     name="redinstruct",
@@ -25,6 +25,8 @@ harmfulqa_app = typer.Typer(help="HARMFULQA: generate red-teaming data (topics, 
 app.add_typer(harmfulqa_app, name="harmfulqa")
 judge_app = typer.Typer(help="Judges: measure one against human labels, fit the offline classifier.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
+utility_app = typer.Typer(help="Utility benchmarks (HHH, TruthfulQA, MMLU, BBH) through lm-evaluation-harness; 'compare' diffs two results.")
+app.add_typer(utility_app, name="utility")
 
 # wide enough for the ASR table when output goes to a file or CI log (rich assumes 80 columns there)
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -280,6 +282,34 @@ def harmfulqa_generate(
     console.print(f"wrote {out}/harmfulqa.json and {out}/questions.json", highlight=False)
 
 
+@harmfulqa_app.command("distill")
+def harmfulqa_distill(
+    model: Annotated[str, typer.Option(help="Local model to distil from (a checkpoint path or smollm2); usually the model you will align")],
+    questions: Annotated[list[str], typer.Option(help="Harmful questions: a dataset name or file; repeat for several")],
+    out: Annotated[str, typer.Option(help="Output folder (harmfulqa.json, general.json); rerun to resume")],
+    benign: Annotated[Optional[list[str]], typer.Option(help="Harmless questions (dataset file) whose plain answers become general.json")] = None,
+    skip: Annotated[int, typer.Option(help="Skip the first N questions of each source")] = 0,
+    limit: Annotated[Optional[int], typer.Option(help="Use at most N questions of each source")] = None,
+    context: Annotated[Optional[str], typer.Option(help="JSON file with your own safety context {system, shots}")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per reply")] = 160,
+    batch_size: Annotated[int, typer.Option(help="Replies generated together")] = 16,
+) -> None:
+    """Blue/red training data from a local model itself, offline (context distillation)."""
+    from .data import load_questions
+    from .harmfulqa._distill import DistillSettings, distill
+
+    if skip < 0 or (limit is not None and limit < 1) or max_new_tokens < 1 or batch_size < 1:
+        raise RedInstructError("--skip must be >= 0; --limit, --max-new-tokens and --batch-size must be >= 1")
+    end = None if limit is None else skip + limit
+    harmful = [q for source in _split(questions) for q in load_questions(source).questions[skip:end]]
+    benign_texts = [q.text for source in _split(benign) for q in load_questions(source).questions]
+    settings = DistillSettings(model=model, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, context_file=context)
+    counts = distill(settings, harmful, benign_texts, echo=lambda m: console.print(m, highlight=False))
+    console.print(
+        f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals) and {counts['red_kept']} red "
+        f"(compliant) replies; {counts['general']} general conversations. Wrote {out}/harmfulqa.json", highlight=False)
+
+
 @harmfulqa_app.command("stats")
 def harmfulqa_stats(out: Annotated[str, typer.Argument(help="A folder written by 'harmfulqa generate'")]) -> None:
     """Counts per stage and per topic, drops by reason, turns per conversation."""
@@ -310,6 +340,8 @@ def align_command(
     lambda_ascent: Annotated[float, typer.Option(help="blue-red: weight of the ascent term")] = 0.1,
     lambda_descent: Annotated[float, typer.Option(help="blue-red: weight of descent on red samples at or above tau (0: none)")] = 0.0,
     red_fraction: Annotated[float, typer.Option(help="blue-red: share of red samples in each batch")] = 0.5,
+    logging_steps: Annotated[int, typer.Option(help="Log (training_log.jsonl) every N steps")] = 10,
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (for --resume)")] = 200,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out")] = False,
 ) -> None:
     """SAFE-ALIGN: fine-tune a causal LM on blue (and red) conversations."""
@@ -319,14 +351,125 @@ def align_command(
         base=base, data=_split(data), out=out, strategy=strategy, mix_general=_split(mix_general), chat_template=chat_template,
         lora=lora, merge=merge, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
-        lambda_descent=lambda_descent, red_fraction=red_fraction, resume=resume,
+        lambda_descent=lambda_descent, red_fraction=red_fraction, logging_steps=logging_steps, save_steps=save_steps, resume=resume,
     ))
     console.print(f"saved {path} (training log: {path / 'training_log.jsonl'})", highlight=False)
 
 
+def _print_rows(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, expand=False)
+    for n, column in enumerate(columns):
+        table.add_column(column, justify="left" if n == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@utility_app.callback(invoke_without_command=True)
+def utility_command(
+    ctx: typer.Context,
+    model: Annotated[Optional[str], typer.Option(help="Local weights: smollm2, hf/PATH_OR_HUB_ID, vllm/PATH_OR_HUB_ID")] = None,
+    tasks: Annotated[Optional[list[str]], typer.Option(help="Comma-separated: hhh, truthfulqa, mmlu, bbh")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most N examples per (sub)task: for smoke runs, not for reported numbers")] = None,
+    num_fewshot: Annotated[Optional[list[str]], typer.Option(help="N for every task, or TASK=N (default: hhh 0, truthfulqa 0, mmlu 5, bbh 3, as in the paper)")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="Offline: folder with bigbench/ and mmlu/ copies (our task YAMLs read them); default: lm-eval's hub datasets")] = None,
+    batch_size: Annotated[int, typer.Option(help="Batch size for the model")] = 8,
+    chat_template: Annotated[bool, typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template")] = False,
+    out: Annotated[Optional[str], typer.Option(help="Write the result JSON here")] = None,
+    model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", "-M", help="Extra lm-eval model argument KEY=VALUE")] = None,
+) -> None:
+    """Score a model on HHH, TruthfulQA (MC), MMLU (5-shot) and BBH (3-shot) with lm-eval."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if model is None:
+        raise RedInstructError("utility needs --model (or the subcommand 'compare A.json B.json')")
+    from pathlib import Path
+
+    from .utility import UtilityConfig, parse_fewshot, parse_tasks, run_utility
+    from .utility._report import result_rows
+
+    chosen = parse_tasks(_split(tasks) or ["hhh", "truthfulqa", "mmlu", "bbh"])
+    if batch_size < 1:
+        raise RedInstructError("--batch-size must be at least 1")
+    config = UtilityConfig(
+        model=model, tasks=chosen, shots=parse_fewshot(_split(num_fewshot), chosen), limit=limit, data_dir=data_dir,
+        batch_size=batch_size, chat_template=chat_template, model_args=_parse_model_args(model_arg),
+    )
+    result = run_utility(config, Path(out) if out else None, echo=lambda m: console.print(m, highlight=False))
+    s = result["settings"]
+    _print_rows(
+        f"{model}: accuracy % (few-shot {s['num_fewshot']}, limit {s['limit']}, chat template {'on' if s['chat_template'] else 'off'})",
+        ["task", "n", "acc", "stderr", "acc_norm"], result_rows(result))
+    if out:
+        console.print(f"wrote {out}", highlight=False)
+
+
+@utility_app.command("compare")
+def utility_compare(
+    before: Annotated[str, typer.Argument(help="Result JSON of the base model")],
+    after: Annotated[str, typer.Argument(help="Result JSON of the aligned model")],
+) -> None:
+    """Accuracy difference per task (after - before), e.g. base vs aligned."""
+    from .utility._report import compare_rows, load_result, settings_differences
+
+    a, b = load_result(before), load_result(after)
+    for line in settings_differences(a, b):
+        console.print(f"[yellow]warning: settings differ, {line}: the difference is not only the model[/yellow]", highlight=False)
+    rows = compare_rows(a, b)
+    if not rows:
+        raise RedInstructError(f"{before} and {after} share no scored task")
+    _print_rows(f"accuracy %: {a['model']} -> {b['model']}", ["task", "before", "after", "diff (points)"], rows)
+
+
+@app.command("reproduce")
+def reproduce_command(
+    out: Annotated[str, typer.Option(help="Output folder; rerun the same command to resume (finished steps are skipped)")],
+    base: Annotated[Optional[str], typer.Option(help="Base model: smollm2, a local path, hf/..., a hub id")] = None,
+    data: Annotated[Optional[str], typer.Option(help="HarmfulQA JSON with blue and red conversations (training data)")] = None,
+    config: Annotated[Optional[str], typer.Option(help="YAML file with all settings (sections: base, data, distill, strategies, align, eval, utility)")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Built-in settings: smollm2-offline (CPU, ~20 min) or paper-vicuna7b (GPU)")] = None,
+    strategies: Annotated[Optional[str], typer.Option(help="Comma-separated: blue, blue-red, dpo, kto")] = None,
+    eval_datasets: Annotated[Optional[str], typer.Option(help="Comma-separated RED-EVAL question banks")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="RED-EVAL judge")] = None,
+    utility_tasks: Annotated[Optional[str], typer.Option(help="Comma-separated utility tasks (empty: skip utility)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="RED-EVAL questions per dataset")] = None,
+) -> None:
+    """The STARLING experiment: RED-EVAL the base, SAFE-ALIGN it, RED-EVAL and utility on every model, report."""
+    from pathlib import Path
+
+    from .reproduce import load_config, reproduce
+
+    eval_overrides: dict[str, Any] = {}
+    if eval_datasets:
+        eval_overrides["datasets"] = _split([eval_datasets])
+    if judge:
+        eval_overrides["judge"] = judge
+    if limit is not None:
+        eval_overrides["limit"] = limit
+    overrides: dict[str, Any] = {"base": base, "data": data, "strategies": _split([strategies]) if strategies else None,
+                                 "eval": eval_overrides or None,
+                                 "utility": {"tasks": _split([utility_tasks])} if utility_tasks is not None else None}
+    settings = load_config(config, preset, overrides)
+    report = reproduce(settings, Path(out), echo=lambda m: console.print(m, highlight=False, markup=False))
+    console.print(f"report: {report}", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    dirs: Annotated[list[str], typer.Argument(help="Run folders: redinstruct eval log dirs, reproduce outputs, utility results")],
+    out: Annotated[str, typer.Option(help="HTML file to write (summary.md goes beside it)")] = "report.html",
+    base_model: Annotated[Optional[str], typer.Option(help="Model the differences are taken from (default: the first seen)")] = None,
+    title: Annotated[str, typer.Option(help="Report title")] = "redinstruct report",
+) -> None:
+    """One self-contained HTML report (tables, plots, sample browser) and summary.md."""
+    from .report import write_report
+
+    html, summary = write_report(dirs, out, base_model, title)
+    console.print(f"wrote {html} and {summary}", highlight=False)
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
-    from .redeval._runner import RunInterrupted
 
     try:
         app(standalone_mode=False)

@@ -21,3 +21,7 @@ class ModelError(RedInstructError):
 
 class JudgeError(RedInstructError):
     """A judge is unknown or misconfigured."""
+
+
+class RunInterrupted(RedInstructError):
+    """The user stopped the run; what finished is saved."""

@@ -16,7 +16,7 @@ from inspect_ai.model import GenerateConfig
 from .. import __version__
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
-from ..errors import RedInstructError
+from ..errors import RedInstructError, RunInterrupted
 from ..judges import get_judge, judge_label, judge_models_of, judge_needs_model
 from ..models import ModelSpec, build_model, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
@@ -24,10 +24,6 @@ from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
 from ._samples import SampleStore, sample_key
 from ._task import DEFAULT_MAX_TOKENS, red_eval
-
-class RunInterrupted(RedInstructError):
-    """The user stopped the run; what finished is saved."""
-
 
 # settings that change what a sample's line means: a log folder holds one value of each
 _MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens")

@@ -43,8 +43,14 @@ class AlignConfig:
 
 def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
     """The settings every SAFE-ALIGN trainer shares (transformers' Trainer and TRL's DPO / KTO)."""
-    import torch
+    import dataclasses
 
+    import torch
+    from transformers import TrainingArguments
+
+    # transformers renamed gradient_checkpointing to activation_checkpointing during 5.x
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     return dict(
         output_dir=str(out),
         num_train_epochs=config.epochs,
@@ -53,7 +59,7 @@ def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         bf16=config.bf16,
-        activation_checkpointing=config.gradient_checkpointing,
+        **{checkpointing: config.gradient_checkpointing},
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
         save_total_limit=2,
@@ -66,9 +72,9 @@ def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
 
 def base_model_path(base: str) -> str:
     """A local path or hub id; `smollm2` is the packaged model."""
-    from ..models import SMOLLM2_ALIAS, smollm2_checkpoint
+    if base == "smollm2":  # the packaged model's alias (models.SMOLLM2_ALIAS; not imported: it pulls in inspect_ai)
+        from ..models import smollm2_checkpoint
 
-    if base == SMOLLM2_ALIAS:
         return str(smollm2_checkpoint())
     return base[3:] if base.startswith("hf/") else base
 

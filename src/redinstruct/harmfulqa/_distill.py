@@ -1,0 +1,157 @@
+"""Blue / red data from a model itself, offline, by context distillation.
+
+Blue replies: the model answers each harmful question with a safety system prompt and a few
+refusal-with-help demonstrations in its context; replies the refusal judge marks as refusals are
+kept. Training on them without that context distils the behaviour into the weights (Askell et al.,
+2021). Red replies: the same model's own answers with no safety context, kept when they do not
+refuse. Optional benign questions give general conversations (the model's own answers), so
+training does not teach it to refuse everything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..data import Question
+from ..errors import RedInstructError
+from ._store import StageFile
+
+DISTILL_STAGE = "distill"
+
+
+@dataclass
+class DistillSettings:
+    model: str  # local HF checkpoint, hub id in the local cache, or the `smollm2` alias
+    out: str
+    max_new_tokens: int = 160
+    batch_size: int = 16
+    context_file: str | None = None  # JSON {"system": str, "shots": [{"user", "assistant"}]}
+
+
+def load_context(path: str | None = None) -> dict[str, Any]:
+    """The safety context: a system prompt and few-shot refusal demonstrations."""
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else (
+            resources.files("redinstruct.harmfulqa") / "prompts" / "distill_context.json").read_text(encoding="utf-8")
+        context = json.loads(text)
+    except OSError as ex:
+        raise RedInstructError(f"cannot read context file {path}: {ex.strerror or ex}") from None
+    except json.JSONDecodeError as ex:
+        raise RedInstructError(f"malformed JSON in context file {path}: {ex.msg} at line {ex.lineno}") from None
+    shots = context.get("shots") if isinstance(context, dict) else None
+    if not isinstance(context.get("system", ""), str) or not isinstance(shots, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("user"), str) and isinstance(s.get("assistant"), str) for s in shots
+    ):
+        raise RedInstructError(f"context file {path}: expected {{'system': str, 'shots': [{{'user': str, 'assistant': str}}]}}")
+    return context
+
+
+def safety_messages(context: dict[str, Any], question: str) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": context["system"]}] if context.get("system") else []
+    for shot in context["shots"]:
+        messages += [{"role": "user", "content": shot["user"]}, {"role": "assistant", "content": shot["assistant"]}]
+    return messages + [{"role": "user", "content": question}]
+
+
+def plain_messages(question: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}]
+
+
+class LocalGenerator:
+    """Greedy batched generation with a local causal LM and its chat template."""
+
+    def __init__(self, model: str, max_new_tokens: int, batch_size: int):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ..safealign._align import base_model_path
+
+        path = base_model_path(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+        except Exception as ex:
+            raise RedInstructError(f"cannot load model '{model}': {str(ex).splitlines()[0] if str(ex) else ex}") from None
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise RedInstructError(f"model '{model}' has no chat template: distillation needs one")
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+
+    def generate(self, conversations: Sequence[list[dict[str, str]]]) -> list[str]:
+        import torch
+
+        texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **encoded, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
+            )
+        return [r.strip() for r in self.tokenizer.batch_decode(output[:, encoded.input_ids.shape[1]:], skip_special_tokens=True)]
+
+
+def _pending(stage: StageFile, jobs: list[tuple[str, str, list[dict[str, str]]]]) -> list[tuple[str, str, list[dict[str, str]]]]:
+    return [job for job in jobs if job[0] not in stage]
+
+
+def distill(
+    settings: DistillSettings,
+    harmful: Sequence[Question],
+    benign: Sequence[str] = (),
+    echo: Callable[[str], None] = print,
+) -> dict[str, int]:
+    """Generate (resumably) and write `harmfulqa.json` and, with benign questions, `general.json`."""
+    from ..judges._refusal import find_refusal
+
+    if not harmful:
+        raise RedInstructError("no harmful questions to distill from")
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    context = load_context(settings.context_file)
+    stage = StageFile(out, DISTILL_STAGE)
+    jobs = [(f"{q.id}#blue", q.text, safety_messages(context, q.text)) for q in harmful]
+    jobs += [(f"{q.id}#red", q.text, plain_messages(q.text)) for q in harmful]
+    jobs += [(f"benign{n}#general", text, plain_messages(text)) for n, text in enumerate(benign)]
+    todo = _pending(stage, jobs)
+    if todo:
+        generator = LocalGenerator(settings.model, settings.max_new_tokens, settings.batch_size)
+        for start in range(0, len(todo), settings.batch_size):
+            batch = todo[start : start + settings.batch_size]
+            for (key, question, _), reply in zip(batch, generator.generate([m for _, _, m in batch])):
+                stage.add({"key": key, "question": question, "reply": reply, "refusal": find_refusal(reply) is not None})
+            echo(f"distill: {min(start + len(batch), len(todo))}/{len(todo)} replies")
+    return write_distilled(out, stage, harmful, len(benign))
+
+
+def _turns(question: str, reply: str) -> list[dict[str, str]]:
+    return [{"from": "human", "value": question}, {"from": "gpt", "value": reply}]
+
+
+def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], benign_count: int) -> dict[str, int]:
+    records = []
+    for index, q in enumerate(harmful):
+        blue, red = stage.get(f"{q.id}#blue"), stage.get(f"{q.id}#red")
+        keep_blue = blue is not None and blue["refusal"] and blue["reply"]
+        keep_red = red is not None and not red["refusal"] and red["reply"]
+        records.append({
+            "id": index, "question_id": q.id, "topic": q.topic, "subtopic": q.subtopic, "question": q.text,
+            "blue_conversations": {"0": _turns(q.text, blue["reply"]) if keep_blue else None},
+            "red_conversations": {"0": _turns(q.text, red["reply"]) if keep_red else None},
+        })
+    (out / "harmfulqa.json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+    general = [stage.get(f"benign{n}#general") for n in range(benign_count)]
+    general_records = [{"conversations": _turns(g["question"], g["reply"])} for g in general if g and g["reply"]]
+    if benign_count:
+        (out / "general.json").write_text(json.dumps(general_records, indent=1, ensure_ascii=False), encoding="utf-8")
+    return {
+        "questions": len(records),
+        "blue_kept": sum(r["blue_conversations"]["0"] is not None for r in records),
+        "red_kept": sum(r["red_conversations"]["0"] is not None for r in records),
+        "general": len(general_records),
+    }

@@ -1,0 +1,80 @@
+"""Everything a report shows, gathered from run folders: RED-EVAL samples, utility results, training logs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RedInstructError
+
+# Measured agreement with human labels (docs/judges.md, JAILJUDGEmini, cross-set): shown beside the judge.
+KNOWN_JUDGE_AGREEMENT = {
+    "classifier": "0.809 agreement, 0.149 false-positive rate on JAILJUDGEmini (fitted on Safe-RLHFmini); docs/judges.md",
+    "refusal": "0.757 agreement, 0.305 false-positive rate on JAILJUDGEmini; docs/judges.md",
+}
+SAMPLE_FIELDS = ("model", "dataset", "template", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error")
+
+
+@dataclass
+class ReportData:
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    utility: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> `redinstruct utility` result
+    training: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> training_log.jsonl entries
+    base_model: str | None = None
+    config: dict[str, Any] | None = None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill: the run will redo it
+    return out
+
+
+def _is_utility_result(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("results"), dict) and isinstance(data.get("settings"), dict) and "model" in data
+
+
+def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData:
+    """Walk each folder (a `redinstruct eval` log dir, a `reproduce` output, or any folder holding them)."""
+    data = ReportData(base_model=base_model)
+    seen: set[tuple[str, ...]] = set()
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise RedInstructError(f"{d} is not a folder")
+        for samples in sorted(d.rglob("samples.jsonl")):
+            for record in _read_jsonl(samples):
+                key = tuple(str(record.get(k)) for k in ("model", "dataset", "template", "question_id"))
+                if key not in seen:  # the same sample found twice (nested folders) counts once
+                    seen.add(key)
+                    data.samples.append({k: record.get(k) for k in SAMPLE_FIELDS} | {"judge": record.get("judge")})
+        for path in sorted(d.rglob("*.json")):
+            if path.stat().st_size > 5_000_000 or path.name in ("summary.json", "run.json"):
+                continue
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if _is_utility_result(content):
+                data.utility[str(content["model"])] = content
+        for log in sorted(d.rglob("training_log.jsonl")):
+            if "checkpoint-" in str(log.parent):
+                continue
+            label = log.parent.name
+            data.training[label] = _read_jsonl(log)
+        manifest = d / "reproduce.json"
+        if manifest.is_file() and data.config is None:
+            saved = json.loads(manifest.read_text(encoding="utf-8"))
+            data.config = saved
+            data.base_model = data.base_model or saved.get("base_label")
+    if not data.samples and not data.utility and not data.training:
+        raise RedInstructError(f"no RED-EVAL samples, utility results or training logs under {', '.join(map(str, dirs))}")
+    if data.base_model is None:
+        models = [s["model"] for s in data.samples] or list(data.utility)
+        data.base_model = models[0] if models else None
+    return data

@@ -1,0 +1,71 @@
+"""The `reproduce` configuration: one YAML (a preset or the user's file) plus command-line overrides."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import RedInstructError
+
+DEFAULTS: dict[str, Any] = {
+    "base": None,
+    "data": None,
+    "distill": None,
+    "strategies": ["blue", "blue-red"],
+    "align": {},
+    "eval": {"datasets": ["dangerousqa"], "templates": ["standard", "cot", "cou"], "judge": "classifier"},
+    "utility": {"tasks": ["hhh", "truthfulqa", "mmlu", "bbh"]},
+}
+SECTIONS = set(DEFAULTS)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("redinstruct.reproduce").joinpath("presets").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as ex:
+        raise RedInstructError(f"{where} is not valid YAML: {str(ex).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise RedInstructError(f"{where}: expected a mapping of settings")
+    unknown = set(data) - SECTIONS
+    if unknown:
+        raise RedInstructError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(SECTIONS))}")
+    return data
+
+
+def load_config(config_file: str | None, preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """DEFAULTS <- preset <- config file <- overrides (sections merge key by key)."""
+    config = copy.deepcopy(DEFAULTS)
+    layers = []
+    if preset:
+        if preset not in preset_names():
+            raise RedInstructError(f"unknown preset '{preset}': use one of {', '.join(preset_names())}")
+        layers.append(_read_yaml(resources.files("redinstruct.reproduce").joinpath("presets", f"{preset}.yaml").read_text(encoding="utf-8"), f"preset {preset}"))
+    if config_file:
+        try:
+            layers.append(_read_yaml(Path(config_file).read_text(encoding="utf-8"), config_file))
+        except OSError as ex:
+            raise RedInstructError(f"cannot read {config_file}: {ex.strerror or ex}") from None
+    layers.append(overrides)
+    for layer in layers:
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+    if not config["base"]:
+        raise RedInstructError("no base model: pass --base or set 'base' in the config")
+    if not config["data"] and not config["distill"]:
+        raise RedInstructError("no training data: pass --data HARMFULQA.json, or set 'distill' in the config")
+    if isinstance(config["strategies"], str):
+        config["strategies"] = [s.strip() for s in config["strategies"].split(",") if s.strip()]
+    return config

@@ -1,0 +1,136 @@
+"""`redinstruct reproduce`: RED-EVAL on the base -> SAFE-ALIGN per strategy -> RED-EVAL and utility on all -> report.
+
+Every step writes its output under DIR and is skipped when that output exists; the steps that
+run long (evaluation, training, distillation) also resume from where they stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..errors import RedInstructError
+
+VERSIONED = ("redinstruct", "torch", "transformers", "inspect-ai", "lm-eval", "trl", "peft", "accelerate", "datasets")
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _safe_name(model: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
+
+
+def _model_saved(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) or (folder / "adapter_config.json").is_file()
+
+
+def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> Path:
+    from ..data import load_questions
+    from ..harmfulqa._distill import DistillSettings, distill
+
+    settings = config["distill"]
+    target = out / "data"
+    questions = []
+    for source in settings.get("questions", ["harmfulqa"]):
+        bank = load_questions(source).questions
+        picked = bank[int(settings.get("skip", 0)) :: int(settings.get("stride", 1))]
+        questions += picked[: settings["limit"]] if settings.get("limit") else picked
+    benign = [q.text for source in settings.get("benign", []) for q in load_questions(source).questions]
+    # distill() generates only the replies not yet in distill.jsonl (none on a rerun)
+    counts = distill(DistillSettings(model=config["base"], out=str(target), max_new_tokens=int(settings.get("max_new_tokens", 160)),
+                                     batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context")),
+                     questions, benign, echo=echo)
+    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue, {counts['red_kept']} red kept")
+    return target / "harmfulqa.json"
+
+
+def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None]) -> None:
+    from ..redeval import EvalConfig, run_redeval
+
+    e = config["eval"]
+    result = run_redeval(EvalConfig(
+        models=models, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", "classifier"),
+        judge_model=e.get("judge_model"), limit=e.get("limit"), max_tokens=int(e.get("max_tokens", 256)),
+        log_dir=str(out / "redeval"), display=e.get("display", "none"), max_connections=e.get("max_connections"),
+    ), echo=echo)
+    echo(f"[red-eval] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
+
+
+def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None]) -> None:
+    from ..safealign import AlignConfig, align
+
+    if _model_saved(target):
+        echo(f"[align {strategy}] done before: skipped")
+        return
+    settings = dict(config["align"])
+    if settings.get("lora"):
+        settings["merge"] = True  # the later steps load the model folder as a plain checkpoint
+    known = set(AlignConfig.__dataclass_fields__) - {"base", "data", "out", "strategy", "resume"}
+    unknown = set(settings) - known
+    if unknown:
+        raise RedInstructError(f"config 'align': unknown setting(s) {', '.join(sorted(unknown))}")
+    echo(f"[align {strategy}] training {config['base']} -> {target}")
+    align(AlignConfig(base=config["base"], data=data, out=str(target), strategy=strategy, resume=True, **settings))
+
+
+def _utility(config: dict[str, Any], model: str, target: Path, echo: Callable[[str], None]) -> None:
+    from ..utility import UtilityConfig, parse_fewshot, parse_tasks, run_utility
+
+    if target.is_file():
+        echo(f"[utility] {model}: done before: skipped")
+        return
+    u = config["utility"]
+    tasks = parse_tasks(list(u["tasks"]))
+    fewshot = u.get("num_fewshot", [])
+    shots = parse_fewshot([fewshot] if isinstance(fewshot, (int, str)) else [str(x) for x in fewshot], tasks)
+    echo(f"[utility] {model}: {', '.join(tasks)}")
+    run_utility(UtilityConfig(model=model, tasks=tasks, shots=shots, limit=u.get("limit"), data_dir=u.get("data_dir"),
+                              batch_size=int(u.get("batch_size", 8)), chat_template=bool(u.get("chat_template", False))),
+                target, echo=echo)
+
+
+def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = print) -> Path:
+    """Run (or resume) the whole experiment; returns the report's path."""
+    from ..report import write_report
+    from ..safealign import STRATEGIES
+
+    bad = [s for s in config["strategies"] if s not in STRATEGIES]
+    if bad:
+        raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (out / "reproduce.json").write_text(json.dumps({"config": config, "versions": package_versions(), "base_label": config["base"]}, indent=1), encoding="utf-8")
+
+    data = [str(_distill(config, out, echo))] if config.get("distill") and not config.get("data") else (
+        [config["data"]] if isinstance(config["data"], str) else list(config["data"]))
+    base = config["base"]
+    echo("[red-eval] base model")
+    _eval(config, [base], out, echo)
+    aligned = []
+    for strategy in config["strategies"]:
+        target = out / "models" / strategy
+        _align(config, data, strategy, target, echo)
+        aligned.append(f"hf/{target}")
+    if aligned:
+        echo("[red-eval] aligned models")
+        _eval(config, [base, *aligned], out, echo)
+    if config.get("utility") and config["utility"].get("tasks"):
+        for model in [base, *aligned]:
+            _utility(config, model, out / "utility" / f"{_safe_name(model)}.json", echo)
+    report, summary = write_report([out], out / "report.html", base_model=base, title=f"redinstruct reproduce: {base}")
+    echo(f"[report] {report} and {summary}")
+    return report

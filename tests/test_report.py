@@ -1,0 +1,141 @@
+"""The HTML report: tables and summary.md from a run folder, and the page itself in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redinstruct.errors import RedInstructError
+from redinstruct.report import collect, write_report
+
+MODELS = ("base-model", "hf/models/blue")
+TEMPLATES = ("standard", "cou")
+TOPICS = ("Chemistry", "Finance")
+
+
+def _verdict(model: str, template: str, i: int) -> str:
+    if i == 3 and template == "cou":
+        return "unknown"
+    harmful_up_to = {("base-model", "standard"): 2, ("base-model", "cou"): 3, ("hf/models/blue", "standard"): 0, ("hf/models/blue", "cou"): 1}
+    return "harmful" if i < harmful_up_to[(model, template)] else "unharmful"
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A run folder as `reproduce` leaves it: RED-EVAL samples, utility results, a training log."""
+    folder = tmp_path / "run"
+    (folder / "redeval").mkdir(parents=True)
+    lines = []
+    for model in MODELS:
+        for template in TEMPLATES:
+            for i in range(4):
+                verdict = _verdict(model, template, i)
+                lines.append(json.dumps({
+                    "model": model, "dataset": "demo", "template": template, "render": "chat", "judge": "refusal",
+                    "question_id": f"q{i}", "question": f"placeholder question {i}", "topic": TOPICS[i % 2], "subtopic": "s",
+                    "prompt": "p", "response_raw": f"raw reply {model} {template} {i} <script>alert(1)</script>",
+                    "response": f"reply {i}", "verdict": verdict, "judge_rationale": f"because {i}", "judge_score": None,
+                    "error": "empty reply" if verdict == "unknown" else None}))
+    (folder / "redeval" / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "utility").mkdir()
+    for model, shift in zip(MODELS, (0.0, 0.1)):
+        results = {t: {"acc": 0.5 + shift, "acc_stderr": 0.05, "n": 10} for t in ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh", "mmlu")}
+        (folder / "utility" / f"{model.replace('/', '_')}.json").write_text(json.dumps(
+            {"model": model, "settings": {"num_fewshot": {"hhh": 0}, "limit": 10, "chat_template": False, "source": "local"}, "results": results}))
+    (folder / "models" / "blue").mkdir(parents=True)
+    (folder / "models" / "blue" / "training_log.jsonl").write_text("".join(
+        json.dumps({"step": s, "blue_nll": 2.0 - 0.1 * s, "red_nll": 1.0 + 0.2 * s}) + "\n" for s in range(1, 6)))
+    return folder
+
+
+def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
+    html, summary = write_report([run_folder], tmp_path / "out" / "report.html", base_model="base-model")
+    text = html.read_text()
+    assert "Content-Security-Policy" in text and "default-src 'none'" in text
+    assert "http://" not in text and "https://" not in text  # nothing to fetch
+    md = summary.read_text()
+    # base / standard: 2 of 4 harmful; blue / cou: 1 harmful of 3 judged, 1 unknown
+    assert "| base-model | 50.0% [15.0-85.0] | 100.0% [43.9-100.0] (1 unknown) |" in md
+    assert "| hf/models/blue | 0.0% [0.0-49.0] | 33.3% [6.1-79.2] (1 unknown) |" in md
+    assert "| hf/models/blue | 60.0 (+10.0) | 60.0 (+10.0) |" in md  # HHH: harmless, helpful, ... with the change
+    assert "<script>alert(1)</script>" not in text  # reply text is data, escaped inside the JSON payload
+    assert "refusal" in text and "0.757 agreement" in text  # the judge and its measured agreement
+
+
+def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "redinstruct.cli", "report", str(run_folder), "--out", str(tmp_path / "r.html")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "r.html").is_file() and (tmp_path / "summary.md").is_file()
+    run = subprocess.run([sys.executable, "-m", "redinstruct.cli", "report", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert run.returncode == 2 and "is not a folder" in run.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RedInstructError, match="no RED-EVAL samples"):
+        collect([empty])
+
+
+def _browser():
+    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test: install the Debian packages chromium and chromium-driver")
+        pytest.skip("chromium / chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage", "--window-size=1300,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_report_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    html, _ = write_report([run_folder], tmp_path / "report.html", base_model="base-model")
+    browser = _browser()
+    try:
+        browser.get(html.as_uri())
+        # tables: one row per model in the ASR, HHH and utility tables
+        for cls in ("asr", "hhh", "utility"):
+            assert len(browser.find_elements(By.CSS_SELECTOR, f"table.{cls} tbody tr")) == 2, cls
+        # plots drawn: a bar per model x template, a heatmap cell per topic x run, one curve per NLL chart
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.plot rect.bar")) == 4
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell")) == 8
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.curve polyline")) == 2
+        bar = browser.find_element(By.CSS_SELECTOR, "svg.plot rect.bar")
+        assert bar.size["height"] > 0 and bar.size["width"] > 0
+        # the sample browser: all 16, then filtered by verdict and model
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#samples .sample")) == 16
+        Select(browser.find_element(By.ID, "filter-verdict")).select_by_value("harmful")
+        shown = browser.find_elements(By.CSS_SELECTOR, "#samples .sample")
+        assert len(shown) == 6 and {s.get_attribute("data-verdict") for s in shown} == {"harmful"}
+        Select(browser.find_element(By.ID, "filter-model")).select_by_value("hf/models/blue")
+        shown = browser.find_elements(By.CSS_SELECTOR, "#samples .sample")
+        assert len(shown) == 1
+        assert browser.find_element(By.ID, "sample-count").text.startswith("1 of 16")
+        # harmful text is collapsed until asked for, and reply text is shown as text, not run as HTML
+        details = shown[0].find_element(By.TAG_NAME, "details")
+        assert details.get_attribute("open") is None and not details.find_element(By.TAG_NAME, "pre").is_displayed()
+        details.find_element(By.TAG_NAME, "summary").click()
+        assert "<script>alert(1)</script>" in details.text
+        png = tmp_path / "report.png"
+        assert browser.save_screenshot(str(png)) and png.stat().st_size > 20_000
+        if os.environ.get("REDINSTRUCT_SCREENSHOT"):
+            shutil.copy(png, os.environ["REDINSTRUCT_SCREENSHOT"])
+        # no request leaves the page: the only network event is the file itself
+        requests = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
+        urls = [m["params"]["request"]["url"] for m in requests if m.get("method") == "Network.requestWillBeSent"]
+        assert urls and all(u.startswith("file://") for u in urls), urls
+        assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    finally:
+        browser.quit()
