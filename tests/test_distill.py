@@ -1,0 +1,48 @@
+"""`redinstruct harmfulqa distill`: blue / red data from the packaged SmolLM2 itself, offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from redinstruct.safealign._data import load_general_conversations, load_harmfulqa_conversations
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "redinstruct.cli", *args], capture_output=True, text=True)
+
+
+def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
+    benign = tmp_path / "benign.json"
+    benign.write_text(json.dumps(["What is the capital of France?"]))
+    out = tmp_path / "distilled"
+    args = ("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "3", "--benign", str(benign),
+            "--out", str(out), "--max-new-tokens", "24")
+    run = _cli(*args)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = json.loads((out / "harmfulqa.json").read_text())
+    assert len(records) == 3 and all(r["question"] and r["topic"] for r in records)
+    conversations = load_harmfulqa_conversations(out / "harmfulqa.json")  # loads as training data
+    blue = [c for c in conversations if c.kind == "blue"]
+    # with the safety context SmolLM2 refuses (it almost never does without it); kept blue replies are refusals
+    assert len(blue) >= 2
+    assert all(c.turns[0]["from"] == "human" and c.turns[1]["from"] == "gpt" for c in conversations)
+    lines = [json.loads(line) for line in (out / "distill.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 * 2 + 1
+    kept_blue = {c.turns[1]["value"] for c in blue}
+    assert all(line["refusal"] for line in lines if line["reply"] in kept_blue)
+    assert len(load_general_conversations(out / "general.json")) == 1
+    # a rerun generates nothing: every reply is already in distill.jsonl
+    before = (out / "distill.jsonl").read_text()
+    run = _cli(*args)
+    assert run.returncode == 0 and "distill:" not in run.stdout
+    assert (out / "distill.jsonl").read_text() == before
+
+
+def test_distill_bad_context_file(tmp_path: Path) -> None:
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"system": "be safe", "shots": [{"user": "x"}]}))
+    run = _cli("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "1", "--out", str(tmp_path / "o"), "--context", str(context))
+    assert run.returncode == 2 and "expected {'system': str, 'shots'" in run.stderr
