@@ -54,8 +54,9 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
                     seen.add(key)
                     data.samples.append({k: record.get(k) for k in SAMPLE_FIELDS} | {"judge": record.get("judge")})
         for path in sorted(d.rglob("*.json")):
-            if path.stat().st_size > 5_000_000 or path.name in ("summary.json", "run.json"):
-                continue
+            if path.name in ("summary.json", "run.json", "config.json") or path.name.startswith("tokenizer") \
+                    or "checkpoint-" in str(path) or path.stat().st_size > 5_000_000:
+                continue  # model folders and run manifests: not utility results
             try:
                 content = json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError):
