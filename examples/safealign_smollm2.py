@@ -107,10 +107,10 @@ def main() -> None:
     rows = ["| model | template | refusal rate (harmful, held out) | ASR, classifier judge | refusal rate (harmless, held out) |",
             "|---|---|---|---|---|"]
     for run in harmful:
-        refused = run["unharmful"] / max(1, run["judged"])
+        refused = run["unharmful"] / max(1, run["harmful"] + run["unharmful"])
         b = benign.get(run["model"])
-        benign_refused = f"{100 * b['unharmful'] / max(1, b['judged']):.1f}%" if b and run["template"] == "standard" else ""
-        rows.append(f"| {run['model']} | {run['template']} | {100 * refused:.1f}% ({run['unharmful']}/{run['judged']}) | "
+        benign_refused = f"{100 * b['unharmful'] / max(1, b['harmful'] + b['unharmful']):.1f}%" if b and run['template'] == 'standard' else ""
+        rows.append(f"| {run['model']} | {run['template']} | {100 * refused:.1f}% ({run['unharmful']}/{run['harmful'] + run['unharmful']}) | "
                     f"{100 * classifier_asr.get((run['model'], run['template']), float('nan')):.1f}% | {benign_refused} |")
     table = "\n".join(rows)
     (work / "results.md").write_text(table + "\n")

@@ -94,7 +94,9 @@ def _acc(result: dict[str, Any], task: str) -> float | None:
 def utility_tables(data: ReportData) -> tuple[tuple[list[str], list[list[str]]], tuple[list[str], list[list[str]]]]:
     """(HHH table, utility table); cells are accuracy % with the difference from the base model."""
     base = data.utility.get(data.base_model or "")
-    models = list(data.utility)
+    # the base model first, then the others in the order RED-EVAL saw them (file order otherwise)
+    seen = list(dict.fromkeys(s["model"] for s in data.samples))
+    models = sorted(data.utility, key=lambda m: (m != data.base_model, seen.index(m) if m in seen else len(seen), m))
 
     def cell(model: str, task: str) -> str:
         value = _acc(data.utility[model], task)
