@@ -14,7 +14,7 @@ from .errors import RedInstructError, RunInterrupted
 
 app = typer.Typer(
     name="redinstruct",
-    help="Red-team LLMs with RED-EVAL (Chain of Utterances jailbreaks) and measure attack success rate.",
+    help="Red-team LLMs with RED-EVAL (Chain of Utterances jailbreaks), build HARMFULQA-style data, SAFE-ALIGN a model, measure utility, report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
