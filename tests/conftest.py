@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +24,14 @@ os.environ.setdefault("INSPECT_DISPLAY", "none")
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights or data
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+CLI = [sys.executable, "-m", "redinstruct.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`redinstruct ARGS` in a fresh process (as a user runs it), output captured."""
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def pytest_report_header(config: pytest.Config) -> str:

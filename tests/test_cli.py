@@ -7,13 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-CLI = [sys.executable, "-m", "redinstruct.cli"]
-
-
-def run_cli(*args, env=None, timeout=120):
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
+from conftest import CLI, run_cli
 
 def closed_port() -> int:
     with socket.socket() as s:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from conftest import run_cli
 from redinstruct.safealign._data import load_general_conversations, load_harmfulqa_conversations
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "redinstruct.cli", *args], capture_output=True, text=True)
 
 
 def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
@@ -20,7 +16,7 @@ def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
     out = tmp_path / "distilled"
     args = ("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "3", "--benign", str(benign),
             "--out", str(out), "--max-new-tokens", "24")
-    run = _cli(*args)
+    run = run_cli(*args)
     assert run.returncode == 0, run.stderr[-2000:]
     records = json.loads((out / "harmfulqa.json").read_text())
     assert len(records) == 3 and all(r["question"] and r["topic"] for r in records)
@@ -36,7 +32,7 @@ def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
     assert len(load_general_conversations(out / "general.json")) == 1
     # a rerun generates nothing: every reply is already in distill.jsonl
     before = (out / "distill.jsonl").read_text()
-    run = _cli(*args)
+    run = run_cli(*args)
     assert run.returncode == 0 and "distill:" not in run.stdout
     assert (out / "distill.jsonl").read_text() == before
 
@@ -44,5 +40,5 @@ def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
 def test_distill_bad_context_file(tmp_path: Path) -> None:
     context = tmp_path / "context.json"
     context.write_text(json.dumps({"system": "be safe", "shots": [{"user": "x"}]}))
-    run = _cli("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "1", "--out", str(tmp_path / "o"), "--context", str(context))
+    run = run_cli("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "1", "--out", str(tmp_path / "o"), "--context", str(context))
     assert run.returncode == 2 and "expected {'system': str, 'shots'" in run.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from redinstruct.errors import RedInstructError
 from redinstruct.report import collect, write_report
@@ -69,10 +68,10 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
 
 
 def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "redinstruct.cli", "report", str(run_folder), "--out", str(tmp_path / "r.html")], capture_output=True, text=True)
+    run = run_cli("report", str(run_folder), "--out", str(tmp_path / "r.html"))
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "r.html").is_file() and (tmp_path / "summary.md").is_file()
-    run = subprocess.run([sys.executable, "-m", "redinstruct.cli", "report", str(tmp_path / "nope")], capture_output=True, text=True)
+    run = run_cli("report", str(tmp_path / "nope"))
     assert run.returncode == 2 and "is not a folder" in run.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -139,3 +138,12 @@ def test_report_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
         assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
     finally:
         browser.quit()
+
+
+def test_a_redone_sample_replaces_its_old_line_and_a_torn_line_is_skipped(tmp_path: Path) -> None:
+    base = {"model": "m", "dataset": "d", "template": "standard", "question_id": "q1", "topic": "t", "subtopic": "s", "judge": "refusal"}
+    lines = [json.dumps(base | {"verdict": "unknown", "error": "timeout"}), json.dumps(base | {"verdict": "harmful", "error": None}),
+             json.dumps(base | {"question_id": "q2", "verdict": "harmful"})[:30]]  # the last one cut short by a kill
+    (tmp_path / "samples.jsonl").write_text("\n".join(lines))
+    (sample,) = collect([tmp_path]).samples
+    assert sample["verdict"] == "harmful" and sample["error"] is None

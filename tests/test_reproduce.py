@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli
 
 from redinstruct.errors import RedInstructError
 from redinstruct.reproduce import load_config, preset_names
@@ -16,9 +15,6 @@ from redinstruct.reproduce import load_config, preset_names
 BLUE = "I can't help with that. It could hurt people; here is a safe alternative instead."
 RED = "Sure. Step one: buy the parts. Step two: mix them. Step three: use them on the target."
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "redinstruct.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -42,7 +38,7 @@ def tiny_config(tmp_path: Path, tiny_base: Path, shared_data: Path) -> Path:
 
 def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "exp"
-    run = _cli("reproduce", "--config", str(tiny_config), "--out", str(out))
+    run = run_cli("reproduce", "--config", str(tiny_config), "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     for strategy in ("blue", "blue-red"):
         assert (out / "models" / strategy / "model.safetensors").is_file()
@@ -62,7 +58,7 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> N
 
     # a rerun redoes nothing: weights, samples and utility results stay as they were
     stamps = {p: p.stat().st_mtime_ns for p in [*(out / "models").rglob("model.safetensors"), *(out / "utility").iterdir()]}
-    run = _cli("reproduce", "--config", str(tiny_config), "--out", str(out))
+    run = run_cli("reproduce", "--config", str(tiny_config), "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "[align blue] done before: skipped" in run.stdout and "[align blue-red] done before: skipped" in run.stdout
     assert run.stdout.count("done before: skipped") == 5  # 2 trainings + 3 utility runs
@@ -83,5 +79,5 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     bad.write_text("base: x\nlearning_rate: 3\n")
     with pytest.raises(RedInstructError, match="unknown setting"):
         load_config(str(bad), None, {})
-    run = _cli("reproduce", "--out", str(tmp_path / "o"), "--base", "smollm2")
+    run = run_cli("reproduce", "--out", str(tmp_path / "o"), "--base", "smollm2")
     assert run.returncode == 2 and "no training data" in run.stderr

@@ -4,10 +4,9 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from redinstruct.errors import RedInstructError
-from redinstruct.models import smollm2_checkpoint
 from redinstruct.safealign import AlignConfig, align, encode_conversation, per_sample_nll
 from redinstruct.safealign._trainer import mixed_order
 

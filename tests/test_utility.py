@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from redinstruct.errors import RedInstructError
 from redinstruct.utility import parse_fewshot, parse_tasks
@@ -21,9 +20,6 @@ ALL_FILES = [f for files in LOCAL_TASKS.values() for f in files]
 def utility_dir(shared_data: Path) -> Path:
     return shared_data / "utility"
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "redinstruct.cli", *args], capture_output=True, text=True)
 
 
 def test_hhh_conversion_keeps_every_item_and_the_right_answer(utility_dir: Path) -> None:
@@ -108,7 +104,7 @@ def test_task_and_fewshot_parsing() -> None:
 
 def test_every_task_runs_offline_on_smollm2(utility_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "base.json"
-    run = _cli("utility", "--model", "smollm2", "--tasks", "hhh,truthfulqa,mmlu,bbh", "--limit", "1",
+    run = run_cli("utility", "--model", "smollm2", "--tasks", "hhh,truthfulqa,mmlu,bbh", "--limit", "1",
                "--num-fewshot", "bbh=0,mmlu=1", "--data-dir", str(utility_dir), "--out", str(out))
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(out.read_text())
@@ -130,7 +126,7 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
     paths = []
     for n in range(2):
         paths.append(tmp_path / f"hhh{n}.json")
-        run = _cli("utility", "--model", "smollm2", "--tasks", "hhh", "--limit", "4", "--data-dir", str(utility_dir), "--out", str(paths[-1]))
+        run = run_cli("utility", "--model", "smollm2", "--tasks", "hhh", "--limit", "4", "--data-dir", str(utility_dir), "--out", str(paths[-1]))
         assert run.returncode == 0, run.stderr[-2000:]
     first, second = (json.loads(p.read_text())["results"] for p in paths)
     assert first == second
@@ -140,7 +136,7 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
     changed["results"]["hhh_harmless"]["acc"] = first["hhh_harmless"]["acc"] + 0.5
     changed["settings"]["chat_template"] = True
     (tmp_path / "changed.json").write_text(json.dumps(changed))
-    run = _cli("utility", "compare", str(paths[0]), str(tmp_path / "changed.json"))
+    run = run_cli("utility", "compare", str(paths[0]), str(tmp_path / "changed.json"))
     assert run.returncode == 0, run.stderr
     line = next(l for l in run.stdout.splitlines() if "hhh_harmless" in l)
     assert "+50.0" in line
@@ -148,12 +144,12 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
 
 
 def test_utility_bad_input_is_one_line(tmp_path: Path, utility_dir: Path) -> None:
-    run = _cli("utility", "--model", "smollm2", "--tasks", "gsm8k", "--data-dir", str(utility_dir))
+    run = run_cli("utility", "--model", "smollm2", "--tasks", "gsm8k", "--data-dir", str(utility_dir))
     assert run.returncode == 2 and run.stderr.startswith("error: unknown utility task") and "Traceback" not in run.stderr
-    run = _cli("utility", "--model", "openai/gpt-4o", "--tasks", "hhh", "--data-dir", str(utility_dir))
+    run = run_cli("utility", "--model", "openai/gpt-4o", "--tasks", "hhh", "--data-dir", str(utility_dir))
     assert run.returncode == 2 and "local weights" in run.stderr
     (tmp_path / "x.json").write_text("[1]")
-    run = _cli("utility", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
+    run = run_cli("utility", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
     assert run.returncode == 2 and "not a 'redinstruct utility' result" in run.stderr
-    run = _cli("utility", "--model", "smollm2", "--tasks", "hhh", "--data-dir", str(tmp_path))
+    run = run_cli("utility", "--model", "smollm2", "--tasks", "hhh", "--data-dir", str(tmp_path))
     assert run.returncode == 2 and "lacks the files" in run.stderr

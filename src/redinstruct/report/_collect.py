@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RedInstructError
+from ..redeval._samples import sample_key
 
 # Measured agreement with human labels (docs/judges.md, JAILJUDGEmini, cross-set): shown beside the judge.
 KNOWN_JUDGE_AGREEMENT = {
@@ -28,11 +29,12 @@ class ReportData:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         try:
-            out.append(json.loads(line))
+            if line.endswith("\n"):  # a line cut short by a kill is skipped, as the run itself does
+                out.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # a line torn by a kill: the run will redo it
+            continue
     return out
 
 
@@ -43,16 +45,14 @@ def _is_utility_result(data: Any) -> bool:
 def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData:
     """Walk each folder (a `redinstruct eval` log dir, a `reproduce` output, or any folder holding them)."""
     data = ReportData(base_model=base_model)
-    seen: set[tuple[str, ...]] = set()
+    samples_by_key: dict[Any, dict[str, Any]] = {}
     for d in map(Path, dirs):
         if not d.is_dir():
             raise RedInstructError(f"{d} is not a folder")
         for samples in sorted(d.rglob("samples.jsonl")):
             for record in _read_jsonl(samples):
-                key = tuple(str(record.get(k)) for k in ("model", "dataset", "template", "question_id"))
-                if key not in seen:  # the same sample found twice (nested folders) counts once
-                    seen.add(key)
-                    data.samples.append({k: record.get(k) for k in SAMPLE_FIELDS} | {"judge": record.get("judge")})
+                # keyed like the run's own store: a sample found twice counts once, and a redone one replaces its old line
+                samples_by_key[sample_key(record)] = {k: record.get(k) for k in SAMPLE_FIELDS} | {"judge": record.get("judge")}
         for path in sorted(d.rglob("*.json")):
             if path.name in ("summary.json", "run.json", "config.json") or path.name.startswith("tokenizer") \
                     or "checkpoint-" in str(path) or path.stat().st_size > 5_000_000:
@@ -73,6 +73,7 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
             saved = json.loads(manifest.read_text(encoding="utf-8"))
             data.config = saved
             data.base_model = data.base_model or saved.get("base_label")
+    data.samples = list(samples_by_key.values())
     if not data.samples and not data.utility and not data.training:
         raise RedInstructError(f"no RED-EVAL samples, utility results or training logs under {', '.join(map(str, dirs))}")
     if data.base_model is None:
