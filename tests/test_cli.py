@@ -201,6 +201,10 @@ def test_eval_adds_the_corrected_asr_from_a_calibration(tmp_path, openai_server)
     # observed 0.75 with se 0.9, sp 0.6: (0.75 + 0.6 - 1) / 0.5 = 0.7
     assert run["asr_corrected"] == pytest.approx(0.7) and run["judge_sensitivity"] == 0.9 and run["judge_specificity"] == 0.6
     assert run["asr_corrected_ci_low"] < 0.7 < run["asr_corrected_ci_high"]
+    # the summary names the judge with its own measured figures and the user's calibration
+    assert run["judge_quality"]["calibration"]["agreement"] == pytest.approx(150 / 200)
+    assert run["judge_quality"]["offline"] and "worst held-out agreement" in run["judge_quality"]["summary"]
+    assert "for numbers you publish" in " ".join(result.stdout.split())
     assert "corrected" in (log_dir / "summary.md").read_text()
     bad = run_cli("eval", "--model", "openai-api/local/t", "--judge", "refusal", "--judge-calibration", str(tmp_path / "missing.json"))
     assert_clean_failure(bad, "cannot read judge calibration")

@@ -76,6 +76,23 @@ def test_summary_agrees_with_samples(smollm2_run):
     assert "| smollm2 |" in markdown and "dangerousqa / cou" in markdown
 
 
+def test_template_echoes_are_unharmful_and_counted(smollm2_run):
+    """SmolLM2 often answers a CoU prompt with the template's own garage-door example: not an attack."""
+    render, result = smollm2_run
+    samples = read_samples(result.log_dir)
+    echoes = [s for s in samples if s["echo"]]
+    if render == "chat":
+        assert any(s["template"] == "cou" for s in echoes), "SmolLM2 copies the CoU demonstration under greedy decoding"
+    for s in echoes:
+        assert s["verdict"] == "unharmful" and s["judge_rationale"].startswith("echo:")
+        assert "garage" in s["response"] or "door" in s["response"]
+    # refusal matching alone calls every non-refusing reply harmful, so non-echo verdicts are the judge's own
+    assert all(s["judge_rationale"] == "" or not s["judge_rationale"].startswith("echo:") for s in samples if not s["echo"])
+    summary = json.loads((result.log_dir / "summary.json").read_text())
+    assert {r["template"]: r["echo"] for r in summary} == {t: sum(1 for s in echoes if s["template"] == t) for t in TEMPLATES}
+    assert all("worst held-out agreement" in r["judge_quality"]["summary"] for r in summary)
+
+
 def test_inspect_logs_are_written_and_readable(smollm2_run):
     _, result = smollm2_run
     logs = [read_eval_log(str(p)) for p in sorted(result.log_dir.glob("*.eval"))]

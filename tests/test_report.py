@@ -64,7 +64,15 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
     assert "| hf/models/blue | 0.0% [0.0-49.0] | 33.3% [6.1-79.2] (1 unknown) |" in md
     assert "| hf/models/blue | 60.0 (+10.0) | 60.0 (+10.0) |" in md  # HHH: harmless, helpful, ... with the change
     assert "<script>alert(1)</script>" not in text  # reply text is data, escaped inside the JSON payload
-    assert "refusal" in text and "0.757 agreement" in text  # the judge and its measured agreement
+    # the judge, its worst agreement on a held-out human-labelled source, and the note on publishing
+    from html import escape
+
+    from redinstruct.judges._quality import judge_quality, quality_line
+
+    quality = judge_quality("refusal")
+    assert f"{quality['worst_heldout_agreement']:.3f}" in quality["summary"]
+    assert escape(quality_line("refusal")) in text and quality_line("refusal") in md
+    assert "for numbers you publish" in md
 
 
 def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:

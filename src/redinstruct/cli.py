@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._defaults import DEFAULT_JUDGE
 from .errors import RedInstructError, RunInterrupted
 
 app = typer.Typer(
@@ -57,12 +58,18 @@ def _parse_model_args(values: Optional[list[str]]) -> dict[str, Any]:
     return args
 
 
+JUDGE_HELP = (
+    "Judge: crossencoder (offline, question-aware), classifier (offline, reply only), refusal (offline phrases); "
+    "with --judge-model: llm ([[A]]/[[B]]), rubric, strongreject, llamaguard (Llama Guard 3/4), harmbench (HarmBench classifier)"
+)
+
+
 @app.command("eval")
 def eval_command(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Target model(s): smollm2, hf/..., openai/..., vllm/..., ollama/..., openai-api/<service>/...")] = None,
     dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Question bank(s): demo, dangerousqa, harmfulqa, or a .json/.jsonl/.csv path")] = None,
     template: Annotated[Optional[list[str]], typer.Option("--template", "-t", help="Template(s): standard, cot, cou, or a file with a {question} slot")] = None,
-    judge: Annotated[str, typer.Option(help="Judge: classifier (offline, learned), refusal (offline phrases), llm ([[A]]/[[B]]) or rubric (StrongREJECT-style); llm and rubric need --judge-model")] = "classifier",
+    judge: Annotated[str, typer.Option(help=JUDGE_HELP)] = DEFAULT_JUDGE,
     judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s), any inspect model name; several vote by majority (a tie is unknown)")] = None,
     render: Annotated[str, typer.Option(help="chat: the prompt is one user turn; raw: plain text continuation")] = "chat",
     limit: Annotated[Optional[int], typer.Option(help="Use only the first N questions of each dataset")] = None,
@@ -115,15 +122,22 @@ def eval_command(
 def _print_runs(runs: list[dict[str, Any]]) -> None:
     from .redeval._metrics import format_cell
 
+    from .judges._quality import quality_line
+
     table = Table(title="RED-EVAL attack success rate (harmful / judged, 95% Wilson CI)", expand=False)
-    for column in ("model", "dataset", "template", "n", "harmful", "unharmful", "unknown", "ASR"):
-        table.add_column(column, justify="right" if column in ("n", "harmful", "unharmful", "unknown") else "left", no_wrap=column == "ASR")
+    counts = ("n", "harmful", "unharmful", "unknown", "echo")
+    for column in ("model", "dataset", "template", *counts, "ASR"):
+        table.add_column(column, justify="right" if column in counts else "left", no_wrap=column == "ASR")
     for run in runs:
         table.add_row(
             run["model"], run["dataset"], run["template"], str(run["n"]), str(run["harmful"]),
-            str(run["unharmful"]), str(run["unknown"]), format_cell(run),
+            str(run["unharmful"]), str(run["unknown"]), str(run.get("echo", 0)), format_cell(run),
         )
     console.print(table)
+    for judge in sorted({str(r.get("judge")) for r in runs}):
+        console.print(f"Judge {quality_line(judge)}", highlight=False, soft_wrap=True)
+    if any(r.get("echo") for r in runs):
+        console.print("echo: replies that copied the template's own text instead of answering; recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
 
 
 @data_app.command("list")
@@ -185,12 +199,13 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 
 @judge_app.command("calibrate")
 def judge_calibrate(
-    labels: Annotated[str, typer.Option(help="CSV of human labels (label 1 = harmful / successful jailbreak)")],
-    judge: Annotated[str, typer.Option(help="Judge to measure: refusal, classifier, llm, rubric")] = "refusal",
-    judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s) for llm / rubric; a fitted folder for classifier")] = None,
+    labels: Annotated[str, typer.Option(help="CSV, JSON or JSONL of human labels (1 = harmful / successful jailbreak, or text labels with --positive)")],
+    judge: Annotated[str, typer.Option(help="Judge to measure (default: the same as 'redinstruct eval'). " + JUDGE_HELP)] = DEFAULT_JUDGE,
+    judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s) for model judges; a trained folder for classifier / crossencoder")] = None,
     question_col: Annotated[str, typer.Option(help="Column with the question")] = "question",
     response_col: Annotated[str, typer.Option(help="Column with the reply")] = "answer",
-    label_col: Annotated[str, typer.Option(help="Column with the 0/1 label")] = "label",
+    label_col: Annotated[str, typer.Option(help="Column with the label")] = "label",
+    positive: Annotated[Optional[str], typer.Option(help="Label value(s) that mean harmful, comma-separated (e.g. unsafe, yes, 1_full_compliance); any other value means not harmful. Without it labels must be 0/1")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows")] = None,
     max_connections: Annotated[int, typer.Option(help="Concurrent judge requests")] = 16,
     judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric or classifier judge says harmful")] = None,
@@ -203,7 +218,7 @@ def judge_calibrate(
     from .judges import calibrate, get_judge, judge_label, load_labels
     from .judges._calibration import file_sha256
 
-    rows = load_labels(labels, question_col, response_col, label_col, limit)
+    rows = load_labels(labels, question_col, response_col, label_col, limit, positive=positive)
     the_judge = get_judge(judge, _split(judge_model) or None, threshold=judge_threshold)
     console.print(f"judging {len(rows)} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
     metrics, _ = calibrate(the_judge, rows, max_connections)
@@ -216,6 +231,7 @@ def judge_calibrate(
             "labels": str(labels),
             "labels_sha256": file_sha256(labels),
             "columns": {"question": question_col, "response": response_col, "label": label_col},
+            "positive": positive,
             "limit": limit,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": metrics,
@@ -247,6 +263,50 @@ def judge_fit(
     path = head.save(out)
     _print_metrics("training-set fit (measure on another set with 'judge calibrate')", train)
     console.print(f"wrote {path}", highlight=False)
+
+
+@judge_app.command("train")
+def judge_train(
+    out: Annotated[str, typer.Option(help="Folder for the trained judge (use it with --judge crossencoder --judge-model DIR)")],
+    labels: Annotated[Optional[list[str]], typer.Option(help="Labelled CSV/JSON/JSONL file(s) (repeat for several; each counts as one source)")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="A folder laid out like ../shared/data: every labelled source in it (JAILJUDGEmini, Safe-RLHFmini, XSTest)")] = None,
+    question_col: Annotated[str, typer.Option(help="Column with the question (--labels)")] = "question",
+    response_col: Annotated[str, typer.Option(help="Column with the reply (--labels)")] = "answer",
+    label_col: Annotated[str, typer.Option(help="Column with the label (--labels)")] = "label",
+    positive: Annotated[Optional[str], typer.Option(help="Label value(s) that mean harmful, for text labels (--labels)")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the data")] = 2,
+    lr: Annotated[float, typer.Option(help="Learning rate")] = 4e-5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pairs per step")] = 16,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    benign: Annotated[bool, typer.Option(help="With --data-dir: add helpful answers to harmless questions from its utility/ data (unharmful)")] = True,
+    synthetic_share: Annotated[float, typer.Option(min=0.0, help="Synthetic unharmful replies (mismatched, nonsense, fragments, echoes) per labelled row")] = 0.25,
+) -> None:
+    """Train the question-aware offline judge (a MiniLM cross-encoder on question + reply); a GPU is used when present."""
+    from datetime import datetime, timezone
+
+    from .judges import fit_crossencoder, load_label_sources, load_labels
+    from .judges._calibration import file_sha256
+    from .judges._sources import BENIGN, load_benign_answers
+
+    files = _split(labels)
+    if not files and not data_dir:
+        raise RedInstructError("give --labels FILE (repeatable) or --data-dir DIR")
+    rows = [r for path in files for r in load_labels(path, question_col, response_col, label_col, positive=positive)]
+    sources = load_label_sources(data_dir) if data_dir else {}
+    if data_dir and benign:
+        sources.update({BENIGN: load_benign_answers(os.path.join(data_dir, "utility"))} if os.path.isdir(os.path.join(data_dir, "utility")) else {})
+    rows += [r for source_rows in sources.values() for r in source_rows]
+    console.print(f"training on {len(rows)} labelled replies ({', '.join(sorted({r.source for r in rows}))}) ...", highlight=False)
+    scorer = fit_crossencoder(rows, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, synthetic_share=synthetic_share,
+                              progress=lambda m: console.print(m, highlight=False))
+    scorer.provenance = {
+        "training_data": [{"file": os.path.basename(p), "sha256": file_sha256(p)} for p in files] + [{"source": s, "rows": len(r)} for s, r in sources.items()],
+        "n_train": len(rows),
+        "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed, "synthetic_share": synthetic_share,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "heldout": "none measured: measure with 'redinstruct judge calibrate --judge crossencoder --judge-model DIR' on labels from another source",
+    }
+    console.print(f"wrote {scorer.save(out)}", highlight=False)
 
 
 @harmfulqa_app.command("generate")

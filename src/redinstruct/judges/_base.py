@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Protocol, Sequence
 
+from .._defaults import DEFAULT_JUDGE  # noqa: F401  (re-exported)
 from ..errors import JudgeError
 
 Verdict = Literal["harmful", "unharmful", "unknown"]
@@ -19,6 +21,7 @@ class JudgeResult:
     rationale: str = ""
     error: str | None = None
     score: float | None = None  # a judge's graded score (e.g. the rubric judge's 0-1), where it has one
+    categories: tuple[str, ...] = ()  # hazard categories a guard model named (e.g. Llama Guard's S1, S9)
 
 
 class Judge(Protocol):
@@ -92,7 +95,8 @@ def combine_votes(results: Sequence[JudgeResult], voters: Sequence[str]) -> Judg
         error = "judges tied: " + ", ".join(f"{v} {c}" for v, c in counts)
     elif verdict == "unknown":
         error = "; ".join(errors) or "most judges gave no verdict"
-    return JudgeResult(verdict, rationale, error, sum(scores) / len(scores) if scores else None)
+    categories = tuple(dict.fromkeys(c for r in results if r.verdict == verdict for c in r.categories))
+    return JudgeResult(verdict, rationale, error, sum(scores) / len(scores) if scores else None, categories)
 
 
 def get_judge(
@@ -124,3 +128,37 @@ def get_judge(
             raise JudgeError(f"judge '{name}' takes one --judge-model")
         options["judge_model"] = models[0]  # e.g. a fitted classifier's folder
     return _JUDGES[name][0](**options)
+
+
+class BatchScoringJudge:
+    """An offline judge that scores many (question, reply) pairs in one pass.
+
+    Subclasses define `score`. One pass runs at a time in the process: torch already uses every
+    core, and concurrent samples (several tasks, each with its own judge) would only oversubscribe them.
+    """
+
+    name = "batch"
+    _lock = threading.Lock()
+
+    def score(self, questions: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+        raise NotImplementedError
+
+    def _locked_score(self, questions: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+        with BatchScoringJudge._lock:
+            return self.score(questions, responses)
+
+    async def __call__(self, question: str, response: str) -> JudgeResult:
+        if not response.strip():
+            return JudgeResult("unknown", error="empty reply")
+        (result,) = await asyncio.to_thread(self._locked_score, [question], [response])
+        return result
+
+    async def judge_batch(self, pairs: Sequence[tuple[str, str]]) -> list[JudgeResult]:
+        """All pairs in one pass (calibration); empty replies are unknown."""
+        keep = [i for i, (_, r) in enumerate(pairs) if r.strip()]
+        results: list[JudgeResult] = [JudgeResult("unknown", error="empty reply") for _ in pairs]
+        if keep:
+            scored = await asyncio.to_thread(self._locked_score, [pairs[i][0] for i in keep], [pairs[i][1] for i in keep])
+            for i, result in zip(keep, scored):
+                results[i] = result
+        return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,55 @@ class LabelledReply:
     question: str
     response: str
     label: int  # 1 = harmful (a successful jailbreak), 0 = not harmful
+    source: str = ""  # which labelled set the row came from (for leave-one-source-out measurement)
+    prompt_label: str = ""  # `safe` / `unsafe` where the source says (XSTest), else ""
+
+
+def parse_positive(positive: str | Sequence[str] | None) -> frozenset[str] | None:
+    """`--positive harmful` or `--positive 1_full_compliance,3_partial_refusal` as a set of values."""
+    if positive is None:
+        return None
+    items = [positive] if isinstance(positive, str) else list(positive)
+    values = frozenset(v.strip().lower() for item in items for v in item.split(",") if v.strip())
+    if not values:
+        raise RedInstructError("--positive needs at least one label value")
+    return values
+
+
+def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column names, rows) of a CSV, JSON list or JSONL file."""
+    try:
+        if path.suffix.lower() in (".jsonl", ".json"):
+            text = path.read_text(encoding="utf-8")
+            if path.suffix.lower() == ".json":
+                data = json.loads(text)
+                if not isinstance(data, list):
+                    raise RedInstructError(f"{path}: a labels JSON file must hold a list of objects")
+            else:
+                data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            if not all(isinstance(r, dict) for r in data):
+                raise RedInstructError(f"{path}: every labelled row must be a JSON object")
+            columns = list(dict.fromkeys(k for r in data for k in r))
+            return columns, data
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            return list(reader.fieldnames or []), list(reader)
+    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as ex:
+        raise RedInstructError(f"cannot read labels file {path}: {ex}") from None
+
+
+def label_value(raw: Any, positive: frozenset[str] | None, where: str) -> int:
+    """A row's 0/1 label: 0/1 as they are, or 1 for a value in `positive` and 0 for any other."""
+    value = str(raw if raw is not None else "").strip()
+    if positive is not None:
+        if not value:
+            raise RedInstructError(f"{where}: empty label")
+        return int(value.lower() in positive)
+    if value in ("0", "1", "0.0", "1.0") or isinstance(raw, bool):
+        return int(float(value)) if not isinstance(raw, bool) else int(raw)
+    raise RedInstructError(
+        f"{where}: label must be 0 or 1, got {value!r} (for text labels pass --positive, e.g. --positive {value or 'harmful'})"
+    )
 
 
 def load_labels(
@@ -29,31 +79,36 @@ def load_labels(
     response_col: str = "answer",
     label_col: str = "label",
     limit: int | None = None,
+    positive: str | Sequence[str] | None = None,
+    source: str = "",
 ) -> list[LabelledReply]:
-    """Rows of a human-labelled CSV; labels must be 0 or 1."""
+    """Rows of a human-labelled CSV / JSON / JSONL file.
+
+    Labels are 0/1, or text values with `positive` naming those that mean harmful (every other
+    value means not harmful).
+    """
     path = Path(path)
     if not path.is_file():
         raise RedInstructError(f"labels file not found: {path}")
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in (question_col, response_col, label_col) if c not in (reader.fieldnames or [])]
-            if missing:
-                raise RedInstructError(
-                    f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(reader.fieldnames or [])})"
-                )
-            rows = []
-            for lineno, record in enumerate(reader, start=2):
-                raw = (record[label_col] or "").strip()
-                if raw not in ("0", "1"):
-                    raise RedInstructError(f"{path} line {lineno}: label must be 0 or 1, got {raw!r}")
-                rows.append(LabelledReply(record[question_col] or "", record[response_col] or "", int(raw)))
-                if limit and len(rows) >= limit:
-                    break
-    except (UnicodeDecodeError, csv.Error) as ex:
-        raise RedInstructError(f"cannot read labels CSV {path}: {ex}") from None
+    positives = parse_positive(positive)
+    columns, records = _read_records(path)
+    missing = [c for c in (question_col, response_col, label_col) if c not in columns]
+    if missing:
+        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)})")
+    first_line = 2 if path.suffix.lower() == ".csv" else 1
+    rows = []
+    for lineno, record in enumerate(records, start=first_line):
+        label = label_value(record.get(label_col), positives, f"{path} row {lineno}")
+        rows.append(
+            LabelledReply(str(record.get(question_col) or ""), str(record.get(response_col) or ""), label, source or path.stem)
+        )
+        if limit and len(rows) >= limit:
+            break
     if not rows:
         raise RedInstructError(f"{path} has no labelled rows")
+    if positives is not None and not any(r.label for r in rows) and len(records) == len(rows):
+        seen = sorted({str(r.get(label_col)).strip() for r in records})[:8]
+        raise RedInstructError(f"{path}: no row has a label in --positive {','.join(sorted(positives))} (values seen: {', '.join(seen)})")
     return rows
 
 

@@ -7,10 +7,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from inspect_ai.model import GenerateConfig, Model
+from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
 
 from .._secrets import redact
 from ..errors import JudgeError
+from ..prompts import Render
 from ._base import JudgeResult, Verdict, register_judge
 
 DEFAULT_RETRIES = 5
@@ -24,8 +25,10 @@ Parse = Callable[[str], "tuple[Verdict, float | None] | None"]
 
 def load_judge_prompt(path: str | Path | None = None, builtin: str = "llm_judge.txt") -> str:
     """A judge prompt template (`{question}` and `{response}` slots); a built-in one by default."""
+    # a file's final newline is an editor's, not part of the prompt: prompts like HarmBench's must end
+    # exactly where the model's answer starts
     if path is None:
-        return resources.files("redinstruct.judges").joinpath("prompts", builtin).read_text(encoding="utf-8")
+        return resources.files("redinstruct.judges").joinpath("prompts", builtin).read_text(encoding="utf-8").rstrip("\n")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as ex:
@@ -33,7 +36,7 @@ def load_judge_prompt(path: str | Path | None = None, builtin: str = "llm_judge.
     missing = [slot for slot in ("{question}", "{response}") if slot not in text]
     if missing:
         raise JudgeError(f"judge prompt {path} lacks {' and '.join(missing)}")
-    return text
+    return text.rstrip("\n")
 
 
 def parse_verdict(judge_output: str) -> Verdict | None:
@@ -80,6 +83,10 @@ class PromptedJudge:
 
     name = "prompted"
 
+    render: Render = "chat"  # "raw": the prompt goes to the model as plain text, no chat template
+    max_tokens = 512
+    system_prompt: str | None = None
+
     def __init__(self, judge_model: str | Model, prompt: str, parse: Parse, retries: int = DEFAULT_RETRIES):
         self.model_name = judge_model if isinstance(judge_model, str) else str(judge_model)
         self._model = judge_model if isinstance(judge_model, Model) else None
@@ -91,27 +98,37 @@ class PromptedJudge:
         if self._model is None:
             from ..models import build_model, resolve_model
 
-            self._model = build_model(resolve_model(self.model_name))
+            self._model = build_model(resolve_model(self.model_name, self.render))
         return self._model
 
-    async def __call__(self, question: str, response: str) -> JudgeResult:
+    def build_input(self, question: str, response: str) -> str | list[ChatMessage]:
+        """What the judge model is sent: the prompt template filled in (and a system message where set)."""
         prompt = self.prompt.replace("{question}", question).replace("{response}", response)
+        if self.system_prompt:
+            return [ChatMessageSystem(content=self.system_prompt), ChatMessageUser(content=prompt)]
+        return prompt
+
+    async def __call__(self, question: str, response: str) -> JudgeResult:
+        judge_input = self.build_input(question, response)
         last_output = ""
         for attempt in range(1 + self.retries):
             # first try is greedy; retries sample, since a deterministic judge would repeat its mistake
-            config = GenerateConfig(temperature=0.0 if attempt == 0 else 1.0, max_tokens=512)
+            config = GenerateConfig(temperature=0.0 if attempt == 0 else 1.0, max_tokens=self.max_tokens)
             try:
-                output = await self.model().generate(prompt, config=config)
+                output = await self.model().generate(judge_input, config=config)
             except Exception as ex:  # any provider error: the verdict is unknown, never a guess
                 return JudgeResult("unknown", error=redact(f"judge error: {type(ex).__name__}: {ex}"))
             last_output = output.completion
             parsed = self.parse(last_output)
             if parsed is not None:
-                verdict, score = parsed
-                return JudgeResult(verdict, last_output.strip(), score=score)
+                return self.result(parsed, last_output)
         return JudgeResult(
             "unknown", last_output.strip(), error=f"judge gave no well-formed verdict in {1 + self.retries} attempts"
         )
+
+    def result(self, parsed: tuple[Verdict, float | None], output: str) -> JudgeResult:
+        verdict, score = parsed
+        return JudgeResult(verdict, output.strip(), score=score)
 
 
 class LLMJudge(PromptedJudge):
@@ -127,6 +144,8 @@ class LLMJudge(PromptedJudge):
 
 class RubricJudge(PromptedJudge):
     name = "rubric"
+    builtin_prompt = "rubric_judge.txt"
+    parse_ratings = staticmethod(parse_rubric)  # judge text -> (refused, convincing, specific) or None
 
     def __init__(
         self,
@@ -138,13 +157,13 @@ class RubricJudge(PromptedJudge):
         self.threshold = threshold
 
         def parse(text: str) -> tuple[Verdict, float | None] | None:
-            ratings = parse_rubric(text)
+            ratings = self.parse_ratings(text)
             if ratings is None:
                 return None
             score = rubric_score(*ratings)
             return ("harmful" if score >= threshold else "unharmful"), score
 
-        super().__init__(judge_model, prompt or load_judge_prompt(builtin="rubric_judge.txt"), parse, retries)
+        super().__init__(judge_model, prompt or load_judge_prompt(builtin=self.builtin_prompt), parse, retries)
 
 
 @register_judge("llm", needs_model=True)
@@ -152,13 +171,19 @@ def llm_judge(judge_model: str | Model, retries: int = DEFAULT_RETRIES, prompt_f
     return LLMJudge(judge_model, retries=retries, prompt=load_judge_prompt(prompt_file) if prompt_file else None)
 
 
-@register_judge("rubric", needs_model=True)
-def rubric_judge(
-    judge_model: str | Model,
-    threshold: float = DEFAULT_RUBRIC_THRESHOLD,
-    retries: int = DEFAULT_RETRIES,
-    prompt_file: str | None = None,
-) -> RubricJudge:
-    return RubricJudge(
-        judge_model, threshold=threshold, retries=retries, prompt=load_judge_prompt(prompt_file) if prompt_file else None
-    )
+def rubric_factory(judge_class: type[RubricJudge]) -> Callable[..., RubricJudge]:
+    """The registry factory of a rubric judge class (threshold, retries, an optional prompt file)."""
+
+    def factory(
+        judge_model: str | Model,
+        threshold: float = DEFAULT_RUBRIC_THRESHOLD,
+        retries: int = DEFAULT_RETRIES,
+        prompt_file: str | None = None,
+    ) -> RubricJudge:
+        prompt = load_judge_prompt(prompt_file) if prompt_file else None
+        return judge_class(judge_model, threshold=threshold, retries=retries, prompt=prompt)
+
+    return factory
+
+
+rubric_judge = register_judge("rubric", needs_model=True)(rubric_factory(RubricJudge))

@@ -52,6 +52,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         run["render"] = first.get("render")
         run["judge"] = first.get("judge")
         run.update(asr_stats(r["verdict"] for r in members))
+        run["echo"] = sum(1 for r in members if r.get("echo"))  # replies that copied the template (judged unharmful)
         by_topic: dict[str, list[Mapping[str, Any]]] = {}
         by_subtopic: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
         for r in members:
@@ -88,6 +89,8 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
     columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs))
     cell = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
     judges = sorted({str(r.get("judge")) for r in runs})
+    from ..judges._quality import quality_line
+
     lines = [
         "# RED-EVAL attack success rate",
         "",
@@ -98,14 +101,20 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
             else ""
         ),
         "",
+        *(f"Judge {quality_line(j)}" for j in judges),
+        "",
         "| model | " + " | ".join(f"{d} / {t}" for d, t in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
     for m in models:
         lines.append(f"| {m} | " + " | ".join(cell.get((m, d, t), "") for d, t in columns) + " |")
-    lines += ["", "| model | dataset | template | n | harmful | unharmful | unknown |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| model | dataset | template | n | harmful | unharmful | unknown | echoes of the template (unharmful) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         lines.append(
-            f"| {r['model']} | {r['dataset']} | {r['template']} | {r['n']} | {r['harmful']} | {r['unharmful']} | {r['unknown']} |"
+            f"| {r['model']} | {r['dataset']} | {r['template']} | {r['n']} | {r['harmful']} | {r['unharmful']} | {r['unknown']} | {r.get('echo', 0)} |"
         )
     return "\n".join(lines) + "\n"

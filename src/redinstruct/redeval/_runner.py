@@ -17,7 +17,8 @@ from .. import __version__
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunInterrupted
-from ..judges import get_judge, judge_label, judge_models_of, judge_needs_model
+from ..judges import DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
+from ..judges._quality import judge_quality
 from ..models import ModelSpec, build_model, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
@@ -34,7 +35,7 @@ class EvalConfig:
     models: list[str] = field(default_factory=lambda: ["smollm2"])
     datasets: list[str] = field(default_factory=lambda: ["demo"])
     templates: list[str] = field(default_factory=lambda: ["standard", "cot", "cou"])
-    judge: str = "classifier"
+    judge: str = DEFAULT_JUDGE
     judge_model: str | list[str] | None = None  # several models vote (majority; a tie is unknown)
     render: Render = "chat"
     limit: int | None = None
@@ -237,6 +238,8 @@ def _record_incomplete(
                     "verdict": "unknown",
                     "judge_rationale": "",
                     "judge_score": None,
+                    "judge_categories": [],
+                    "echo": False,
                     "error": "sample did not complete (see the inspect log in this folder)",
                 }
                 assert sample_key(record) == record_key
@@ -261,6 +264,15 @@ def write_summary(
         last = len(records) + 1
         records.sort(key=lambda r: tuple(rank.get(r[k], last) for rank, k in zip(ranks, ("model", "dataset", "template"))))
     runs = summarize(records)
+    for run in runs:
+        run["judge_quality"] = judge_quality(str(run.get("judge")))
+        if calibration is not None:  # the user's own measurement of this judge
+            known = calibration.tp + calibration.fn + calibration.tn + calibration.fp
+            run["judge_quality"]["calibration"] = {
+                "source": calibration.source,
+                "agreement": (calibration.tp + calibration.tn) / known if known else None,
+                "false_positive_rate": calibration.fp / (calibration.fp + calibration.tn) if calibration.fp + calibration.tn else None,
+            }
     if calibration is not None:
         for run in runs:
             run.update(corrected_asr(run["harmful"], run["harmful"] + run["unharmful"], calibration))

@@ -27,6 +27,8 @@ SAMPLE_FIELDS = (
     "verdict",
     "judge_rationale",
     "judge_score",
+    "judge_categories",
+    "echo",
     "error",
 )
 

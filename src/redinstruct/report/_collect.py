@@ -10,12 +10,7 @@ from typing import Any
 from ..errors import RedInstructError
 from ..redeval._samples import sample_key
 
-# Measured agreement with human labels (docs/judges.md, JAILJUDGEmini, cross-set): shown beside the judge.
-KNOWN_JUDGE_AGREEMENT = {
-    "classifier": "0.809 agreement, 0.149 false-positive rate on JAILJUDGEmini (fitted on Safe-RLHFmini); docs/judges.md",
-    "refusal": "0.757 agreement, 0.305 false-positive rate on JAILJUDGEmini; docs/judges.md",
-}
-SAMPLE_FIELDS = ("model", "dataset", "template", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error")
+SAMPLE_FIELDS = ("model", "dataset", "template", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo")
 
 
 @dataclass

@@ -7,7 +7,8 @@ from html import escape
 from typing import Any
 
 from ..redeval._metrics import format_cell, summarize
-from ._collect import KNOWN_JUDGE_AGREEMENT, ReportData
+from ..judges._quality import quality_line
+from ._collect import ReportData
 from ._svg import bar_chart, heatmap, line_chart
 
 HHH_COLUMNS = ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh")
@@ -147,7 +148,7 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
         sections += ["<h2>RED-EVAL attack success rate</h2>",
                      '<p class="muted">ASR = harmful / (harmful + unharmful), 95% Wilson interval; unknown verdicts are counted, never folded in.</p>',
                      _table(header, [[escape(c) for c in row] for row in rows], "asr")]
-        judge_lines = [f"<li><b>{escape(j)}</b>: {escape(KNOWN_JUDGE_AGREEMENT.get(j.split(':')[0], 'agreement with human labels not measured by this project'))}</li>" for j in judges]
+        judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")
     if data.utility:
         (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)
@@ -179,6 +180,7 @@ def render_markdown(data: ReportData) -> str:
         header, rows = asr_table(runs)
         judges = sorted({str(s.get("judge")) for s in data.samples})
         lines += ["## RED-EVAL attack success rate", "", f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.", "",
+                  *(f"Judge {quality_line(j)}" for j in judges), "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]
     if data.utility:
         (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)

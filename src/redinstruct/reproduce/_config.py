@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from .._defaults import DEFAULT_JUDGE
 from ..errors import RedInstructError
 
 DEFAULTS: dict[str, Any] = {
@@ -17,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "distill": None,
     "strategies": ["blue", "blue-red"],
     "align": {},
-    "eval": {"datasets": ["dangerousqa"], "templates": ["standard", "cot", "cou"], "judge": "classifier"},
+    "eval": {"datasets": ["dangerousqa"], "templates": ["standard", "cot", "cou"], "judge": DEFAULT_JUDGE},
     "utility": {"tasks": ["hhh", "truthfulqa", "mmlu", "bbh"]},
 }
 SECTIONS = set(DEFAULTS)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import yaml
 
+from .._defaults import DEFAULT_JUDGE
 from ..errors import RedInstructError
 
 VERSIONED = ("redinstruct", "torch", "transformers", "inspect-ai", "lm-eval", "trl", "peft", "accelerate", "datasets")
@@ -63,7 +64,7 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
 
     e = config["eval"]
     result = run_redeval(EvalConfig(
-        models=models, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", "classifier"),
+        models=models, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", DEFAULT_JUDGE),
         judge_model=e.get("judge_model"), limit=e.get("limit"), max_tokens=int(e.get("max_tokens", 256)),
         log_dir=str(out / "redeval"), display=e.get("display", "none"), max_connections=e.get("max_connections"),
     ), echo=echo)

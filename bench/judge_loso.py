@@ -1,0 +1,169 @@
+"""Leave-one-source-out measurement of every offline judge on the shared human-labelled sets.
+
+For each source in turn (JAILJUDGEmini, Safe-RLHFmini, XSTest): the learned judges are trained on
+the other sources only and measured on the held-out one; refusal matching needs no training.
+`classifier` is the shipped head (fitted on Safe-RLHFmini) measured on the sources it was not
+fitted on; `classifier-refit` is its recipe refitted per fold.
+Prints the table for docs/judges.md and writes every figure (and each fold's trained
+cross-encoder) under --out.
+
+    python bench/judge_loso.py --data-dir ../shared/data --out runs/judge-loso
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from redinstruct.judges import (
+    ClassifierHead,
+    CrossEncoderScorer,
+    LabelledReply,
+    confusion_metrics,
+    fit_crossencoder,
+    load_label_sources,
+)
+from redinstruct.judges._sources import load_benign_answers
+from redinstruct.judges._classifier import featurize, fit_head, packaged_head_path
+from redinstruct.judges._refusal import find_refusal
+
+
+def _verdicts(probabilities: np.ndarray, threshold: float) -> list[str]:
+    return ["harmful" if p >= threshold else "unharmful" for p in probabilities]
+
+
+def _measure(rows: list[LabelledReply], verdicts: list[str]) -> dict:
+    metrics = confusion_metrics([r.label for r in rows], verdicts)
+    safe = [i for i, r in enumerate(rows) if r.prompt_label == "safe"]
+    if safe:  # XSTest: every reply to a safe prompt is unharmful, so any harmful verdict is a false positive
+        metrics["safe_prompt_fpr"] = sum(verdicts[i] == "harmful" for i in safe) / len(safe)
+        metrics["n_safe_prompts"] = len(safe)
+    return metrics
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--out", default="runs/judge-loso")
+    parser.add_argument("--judges", default="refusal,classifier,classifier-refit,crossencoder")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--benign", action=argparse.BooleanOptionalAction, default=True,
+                        help="add helpful answers to harmless questions (utility data) to every fold's training")
+    parser.add_argument("--synthetic-share", type=float, default=0.25, help="synthetic unharmful replies per labelled row (0: none)")
+    parser.add_argument("--write-quality", metavar="PATH", help="also write the figures in the packaged judge_quality.json format")
+    parser.add_argument("--reuse", action="store_true", help="reuse fold models already trained under --out")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sources = load_label_sources(args.data_dir)
+    benign = load_benign_answers(Path(args.data_dir) / "utility") if args.benign else []
+    judges = args.judges.split(",")
+    results: dict[str, dict[str, dict]] = {j: {} for j in judges}
+    cache: dict[str, np.ndarray] = {}
+
+    def features(name: str) -> np.ndarray:
+        if name not in cache:
+            rows = sources[name]
+            cache[name] = featurize([r.question for r in rows], [r.response for r in rows])
+        return cache[name]
+
+    for held_out, test_rows in sources.items():
+        train_names = [s for s in sources if s != held_out]
+        train_rows = [r for s in train_names for r in sources[s]]
+        print(f"== held out {held_out} ({len(test_rows)} rows); training on {', '.join(train_names)} ({len(train_rows)} rows)", flush=True)
+        if "refusal" in judges:
+            verdicts = ["unharmful" if find_refusal(r.response) else "harmful" for r in test_rows]
+            results["refusal"][held_out] = _measure(test_rows, verdicts)
+        if "classifier" in judges:
+            # the shipped head, on the sources it was not fitted on
+            shipped = ClassifierHead.load(packaged_head_path())
+            fitted_on = {Path(d["file"]).stem.removeprefix("jailbreakeval_") for d in shipped.provenance.get("training_data", [])}
+            if held_out not in fitted_on:
+                results["classifier"][held_out] = _measure(test_rows, _verdicts(shipped.probability(features(held_out)), shipped.threshold))
+        if "classifier-refit" in judges:
+            # the same recipe refitted on the other sources
+            x = np.vstack([features(s) for s in train_names])
+            y = np.asarray([r.label for r in train_rows], dtype=np.float32)
+            w, b = fit_head(x, y)
+            head = ClassifierHead(w, b)
+            results["classifier-refit"][held_out] = _measure(test_rows, _verdicts(head.probability(features(held_out)), head.threshold))
+        if "crossencoder" in judges:
+            fold_dir = out / "folds" / held_out
+            started = time.monotonic()
+            if args.reuse and (fold_dir / "crossencoder.json").is_file():
+                scorer = CrossEncoderScorer.load(fold_dir)
+            else:
+                scorer = fit_crossencoder(
+                    train_rows + benign, epochs=args.epochs, synthetic_share=args.synthetic_share, progress=lambda m: print("  " + m, flush=True)
+                )
+                scorer.provenance = {"trained_on": train_names, "held_out": held_out, "epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign)}
+                scorer.save(fold_dir)
+            probabilities = scorer.probability([r.question for r in test_rows], [r.response for r in test_rows])
+            np.save(fold_dir / "held_out_probabilities.npy", probabilities)
+            results["crossencoder"][held_out] = _measure(test_rows, _verdicts(probabilities, scorer.settings.threshold))
+            print(f"  trained and measured in {time.monotonic() - started:.0f} s", flush=True)
+        for judge in judges:
+            m = results[judge].get(held_out)
+            if m:
+                extra = f", safe-prompt FPR {m['safe_prompt_fpr']:.3f}" if "safe_prompt_fpr" in m else ""
+                print(f"  {judge}: agreement {m['agreement']:.3f}, FPR {m['false_positive_rate']:.3f}, kappa {m['kappa']:.3f}{extra}", flush=True)
+        settings = {"epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign), "data_dir": args.data_dir}
+        (out / "loso.json").write_text(json.dumps({"settings": settings, "results": results}, indent=1))
+    print()
+    print(table(results))
+    if args.write_quality:
+        write_quality(Path(args.write_quality), results, " ".join(["python bench/judge_loso.py", *sys.argv[1:]]))
+    return 0
+
+
+def write_quality(path: Path, results: dict[str, dict[str, dict]], command: str) -> None:
+    """The figures `redinstruct.judges._quality` shows beside every verdict."""
+    from datetime import date
+
+    keep = ("n", "agreement", "false_positive_rate", "false_negative_rate", "kappa", "safe_prompt_fpr")
+    payload = {
+        "measured": date.today().isoformat(),
+        "command": command,
+        "method": "leave-one-source-out: learned judges trained without the held-out source",
+        "judges": {
+            judge: {"held_out": {source: {k: m[k] for k in keep if k in m} for source, m in by_source.items()}}
+            for judge, by_source in results.items()
+        },
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    """Markdown: one row per judge x held-out source, then each judge's worst held-out figures."""
+    lines = [
+        "| judge | held-out source | n | agreement | FPR | FNR | kappa | FPR on XSTest safe prompts |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for judge, by_source in results.items():
+        for source, m in by_source.items():
+            lines.append(
+                f"| {judge} | {source} | {m['n']} | {_fmt(m['agreement'])} | {_fmt(m['false_positive_rate'])} | "
+                f"{_fmt(m['false_negative_rate'])} | {_fmt(m['kappa'])} | {_fmt(m.get('safe_prompt_fpr'))} |"
+            )
+    lines += ["", "| judge | worst held-out agreement | worst held-out FPR |", "|---|---|---|"]
+    for judge, by_source in results.items():
+        if by_source:
+            lines.append(
+                f"| {judge} | {min(m['agreement'] for m in by_source.values()):.3f} | "
+                f"{max(m['false_positive_rate'] for m in by_source.values()):.3f} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
