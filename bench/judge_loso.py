@@ -23,6 +23,7 @@ import numpy as np
 from redinstruct.judges import (
     ClassifierHead,
     CrossEncoderScorer,
+    CrossEncoderSettings,
     LabelledReply,
     confusion_metrics,
     fit_crossencoder,
@@ -54,6 +55,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--benign", action=argparse.BooleanOptionalAction, default=True,
                         help="add helpful answers to harmless questions (utility data) to every fold's training")
+    parser.add_argument("--frozen-layers", type=int, default=CrossEncoderSettings().frozen_layers,
+                        help="transformer layers of MiniLM kept as pretrained (0-6)")
     parser.add_argument("--synthetic-share", type=float, default=0.25, help="synthetic unharmful replies per labelled row (0: none)")
     parser.add_argument("--write-quality", metavar="PATH", help="also write the figures in the packaged judge_quality.json format")
     parser.add_argument("--reuse", action="store_true", help="reuse fold models already trained under --out")
@@ -99,9 +102,20 @@ def main() -> int:
                 scorer = CrossEncoderScorer.load(fold_dir)
             else:
                 scorer = fit_crossencoder(
-                    train_rows + benign, epochs=args.epochs, synthetic_share=args.synthetic_share, progress=lambda m: print("  " + m, flush=True)
+                    train_rows + benign,
+                    settings=CrossEncoderSettings(frozen_layers=args.frozen_layers),
+                    epochs=args.epochs,
+                    synthetic_share=args.synthetic_share,
+                    progress=lambda m: print("  " + m, flush=True),
                 )
-                scorer.provenance = {"trained_on": train_names, "held_out": held_out, "epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign)}
+                scorer.provenance = {
+                    "trained_on": train_names,
+                    "held_out": held_out,
+                    "frozen_layers": args.frozen_layers,
+                    "epochs": args.epochs,
+                    "synthetic_share": args.synthetic_share,
+                    "benign_rows": len(benign),
+                }
                 scorer.save(fold_dir)
             probabilities = scorer.probability([r.question for r in test_rows], [r.response for r in test_rows])
             np.save(fold_dir / "held_out_probabilities.npy", probabilities)
@@ -112,7 +126,7 @@ def main() -> int:
             if m:
                 extra = f", safe-prompt FPR {m['safe_prompt_fpr']:.3f}" if "safe_prompt_fpr" in m else ""
                 print(f"  {judge}: agreement {m['agreement']:.3f}, FPR {m['false_positive_rate']:.3f}, kappa {m['kappa']:.3f}{extra}", flush=True)
-        settings = {"epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign), "data_dir": args.data_dir}
+        settings = {"frozen_layers": args.frozen_layers, "epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign), "data_dir": args.data_dir}
         (out / "loso.json").write_text(json.dumps({"settings": settings, "results": results}, indent=1))
     print()
     print(table(results))

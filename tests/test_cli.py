@@ -61,8 +61,19 @@ def test_unknown_judge():
 
 def test_unknown_model_names(tmp_path):
     assert_clean_failure(run_cli("eval", "--model", "gpt-4", "--log-dir", str(tmp_path / "a")), "unknown model 'gpt-4'")
-    assert_clean_failure(run_cli("eval", "--model", "nosuchprovider/x", "--log-dir", str(tmp_path / "b")), "cannot load model 'nosuchprovider/x'")
+    assert_clean_failure(run_cli("eval", "--model", "nosuchprovider/x", "--log-dir", str(tmp_path / "b")), "unknown model provider 'nosuchprovider'")
+    assert not (tmp_path / "b").exists(), "a bad model name leaves no run folder behind"
     assert_clean_failure(run_cli("eval", "--model", f"hf/{tmp_path}/no-model-here", "--log-dir", str(tmp_path / "c")), "cannot load model")
+
+
+def test_bad_input_is_refused_before_any_work(tmp_path):
+    no_key = {k: "" for k in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZUREAI_OPENAI_API_KEY")}
+    assert_clean_failure(run_cli("eval", "--model", "openai/gpt-4o-mini", "--log-dir", str(tmp_path / "a"), env=no_key), "set OPENAI_API_KEY")
+    assert_clean_failure(run_cli("eval", "--model", "openai-api/my-server/m", "--log-dir", str(tmp_path / "b")), "set MY_SERVER_API_KEY")
+    assert_clean_failure(run_cli("eval", "--judge", "llamaguard", "--judge-model", "openai/guard", "--log-dir", str(tmp_path / "c"), env=no_key),
+                         "set OPENAI_API_KEY")
+    assert_clean_failure(run_cli("eval", "--max-tokens", "0", "--log-dir", str(tmp_path / "d")), "--max-tokens must be at least 1")
+    assert not any((tmp_path / d).exists() for d in "abcd")
 
 
 def test_raw_render_on_a_chat_only_api():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from inspect_ai.model import GenerateConfig, Model, get_model
 
 from .._secrets import redact
@@ -17,6 +19,34 @@ API_TIMEOUT_S = 600
 def _first_line(ex: BaseException) -> str:
     text = str(ex).strip().splitlines()
     return redact(text[0] if text else type(ex).__name__)
+
+
+# the environment variable each API provider reads its key from (openai-api/<service>/... reads <SERVICE>_API_KEY)
+_KEY_VARIABLES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "google": "GOOGLE_API_KEY", "mistral": "MISTRAL_API_KEY",
+                  "groq": "GROQ_API_KEY", "together": "TOGETHER_API_KEY", "openrouter": "OPENROUTER_API_KEY", "grok": "XAI_API_KEY"}
+
+
+def api_key_variable(spec: ModelSpec) -> str | None:
+    """The variable holding the API key this model needs, or None for local providers and unknown ones."""
+    provider = spec.provider.removesuffix("-completions")
+    if provider == "openai-api":
+        service = spec.inspect_name.split("/")[1] if spec.inspect_name.count("/") >= 2 else ""
+        return f"{service.upper().replace('-', '_')}_API_KEY" if service else None
+    return _KEY_VARIABLES.get(provider)
+
+
+def check_model_ready(spec: ModelSpec) -> None:
+    """Before any work: the provider exists and its API key is in the environment (named when missing)."""
+    from inspect_ai._util.registry import registry_find, registry_unqualified_name
+    from inspect_ai.model import get_model  # noqa: F401  (imports inspect's provider registry)
+
+    found = registry_find(lambda info: info.type == "modelapi" and registry_unqualified_name(info) == spec.provider)
+    if not found:
+        raise ModelError(f"unknown model provider '{spec.provider}' in '{spec.name}': use smollm2, hf/, openai/, anthropic/, vllm/, ollama/, openai-api/<service>/, ...")
+    variable = api_key_variable(spec)
+    azure = spec.provider == "openai" and any(os.environ.get(v) for v in ("AZURE_OPENAI_API_KEY", "AZUREAI_OPENAI_API_KEY"))
+    if variable and not os.environ.get(variable) and not azure:
+        raise ModelError(f"model '{spec.name}' needs an API key: set {variable} in the environment")
 
 
 def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:

@@ -19,7 +19,7 @@ from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunInterrupted
 from ..judges import DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
 from ..judges._quality import judge_quality
-from ..models import ModelSpec, build_model, check_reachable, resolve_model
+from ..models import ModelSpec, build_model, check_model_ready, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
@@ -96,10 +96,15 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
     template_names = [load_template(t).name for t in config.templates]
     judge_needs_model(config.judge)
     get_judge(config.judge, config.judge_model, threshold=config.judge_threshold)
+    if config.max_tokens < 1:
+        raise RedInstructError("--max-tokens must be at least 1")
     specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
     if judge_needs_model(config.judge):
-        for name in judge_models_of(config.judge_model):
-            resolve_model(name)
+        specs_of_judges = [resolve_model(name) for name in judge_models_of(config.judge_model)]
+    else:
+        specs_of_judges = []
+    for spec in specs + specs_of_judges:  # before the run folder exists: a typo leaves nothing behind
+        check_model_ready(spec)
     return specs, banks, template_names
 
 
