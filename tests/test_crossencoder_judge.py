@@ -70,6 +70,9 @@ def test_bad_judge_folder_is_a_clear_error(tmp_path):
     (tmp_path / "crossencoder.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(JudgeError, match="something-else"):
         get_judge("crossencoder", str(tmp_path))
+    (tmp_path / "crossencoder.json").write_text(json.dumps({"format": "minilm-l6-crossencoder-v1", "settings": {"layers": 3}}))
+    with pytest.raises(JudgeError, match="unreadable settings"):
+        get_judge("crossencoder", str(tmp_path))
 
 
 def test_train_and_calibrate_commands_with_text_labels(tmp_path):

@@ -187,12 +187,15 @@ class CrossEncoderScorer:
             raise JudgeError(f"cannot read cross-encoder judge {folder}: {getattr(ex, 'strerror', None) or ex}") from None
         if config.get("format") != FORMAT:
             raise JudgeError(f"{folder} holds a '{config.get('format')}' judge, this version reads '{FORMAT}'")
-        settings = CrossEncoderSettings(**config["settings"])
+        try:
+            settings = CrossEncoderSettings(**config["settings"])
+        except (KeyError, TypeError) as ex:
+            raise JudgeError(f"{folder / CONFIG_FILE} has unreadable settings: {ex}") from None
         tokenizer, encoder = _load_base()
         module = _build_module(encoder)
         try:
             weights = load_file(str(folder / WEIGHTS_FILE))
-        except (OSError, Exception) as ex:  # safetensors raises its own error types for corrupt files
+        except Exception as ex:  # safetensors raises its own error types for corrupt files
             raise JudgeError(f"cannot read {folder / WEIGHTS_FILE}: {ex}") from None
         expected = set(_trainable_names(settings, list(module.state_dict())))
         if set(weights) != expected:
