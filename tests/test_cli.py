@@ -238,3 +238,9 @@ def test_rubric_scores_are_kept_per_sample(tmp_path, openai_server):
     scores = {s["judge_score"] for s in samples}
     assert scores == {7 / 8, 0.0}
     assert all((s["verdict"] == "harmful") == (s["judge_score"] == 7 / 8) for s in samples)
+
+
+def test_eval_help_shows_what_runs_by_default():
+    text = " ".join(run_cli("eval", "--help", env={"COLUMNS": "200"}).stdout.split())
+    for default in ("(smollm2)", "(demo)", "(standard,cot,cou)", "[default: classifier]"):
+        assert default in text, default

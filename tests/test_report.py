@@ -155,3 +155,16 @@ def test_a_redone_sample_replaces_its_old_line_and_a_torn_line_is_skipped(tmp_pa
     (tmp_path / "samples.jsonl").write_text("\n".join(lines))
     (sample,) = collect([tmp_path]).samples
     assert sample["verdict"] == "harmful" and sample["error"] is None
+
+
+def test_samples_are_listed_in_table_order_not_completion_order(run_folder: Path) -> None:
+    samples_file = run_folder / "redeval" / "samples.jsonl"
+    lines = samples_file.read_text().splitlines()
+    # as a concurrent run finishes them: interleaved, the later questions first
+    samples_file.write_text("\n".join(lines[::-1][1::2] + lines[::-1][0::2]) + "\n")
+    data = collect([run_folder])
+    order = [(s["model"], s["template"], s["question_id"]) for s in data.samples]
+    groups = list(dict.fromkeys((m, t) for m, t, _ in order))
+    assert [(m, t) for m, t, _ in order] == [g for g in groups for _ in range(4)], "one block per model x template"
+    for group in groups:
+        assert [q for m, t, q in order if (m, t) == group] == ["q0", "q1", "q2", "q3"]

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import RedInstructError
 from ..redeval._samples import sample_key
 
-SAMPLE_FIELDS = ("model", "dataset", "template", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo")
+SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo")
 
 
 @dataclass
@@ -20,6 +20,13 @@ class ReportData:
     training: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> training_log.jsonl entries
     base_model: str | None = None
     config: dict[str, Any] | None = None
+
+
+def _question_order(question_id: Any) -> tuple[int, str]:
+    """Bank order for ids like `dangerousqa-12` or `7` (numeric part compared as a number)."""
+    text = str(question_id)
+    digits = "".join(ch for ch in text.rsplit("-", 1)[-1] if ch.isdigit())
+    return (int(digits) if digits else -1, text)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -68,7 +75,12 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
             saved = json.loads(manifest.read_text(encoding="utf-8"))
             data.config = saved
             data.base_model = data.base_model or saved.get("base_label")
-    data.samples = list(samples_by_key.values())
+    # grouped as the tables are (model, dataset, template in first-seen order), questions in bank order,
+    # not in the order samples happened to finish
+    samples = list(samples_by_key.values())
+    rank = {k: {v: i for i, v in enumerate(dict.fromkeys(str(x.get(k)) for x in samples))} for k in ("model", "dataset", "template")}
+    samples.sort(key=lambda x: (*(rank[k][str(x.get(k))] for k in ("model", "dataset", "template")), _question_order(x.get("question_id"))))
+    data.samples = samples
     if not data.samples and not data.utility and not data.training:
         raise RedInstructError(f"no RED-EVAL samples, utility results or training logs under {', '.join(map(str, dirs))}")
     if data.base_model is None:

@@ -57,10 +57,11 @@ SCRIPT = """
       head.appendChild(v);
       head.appendChild(document.createTextNode(' · ' + x.model + ' · ' + x.dataset + ' · ' + x.template + ' · ' + x.topic));
       div.appendChild(head);
+      const q = document.createElement('div'); q.className = 'question'; q.textContent = x.question == null ? '' : String(x.question);
+      div.appendChild(q);
       const det = document.createElement('details');
-      const sum = document.createElement('summary'); sum.textContent = 'show question and replies (may contain harmful text)';
+      const sum = document.createElement('summary'); sum.textContent = 'show replies (may contain harmful text)';
       det.appendChild(sum);
-      det.appendChild(field('Question', x.question));
       det.appendChild(field('Reply (cleaned, judged)', x.response));
       det.appendChild(field('Raw reply', x.response_raw));
       det.appendChild(field('Judge rationale', x.judge_rationale || x.error || ''));
@@ -142,7 +143,8 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
     judges = sorted({str(s.get("judge")) for s in data.samples})
     sections = [f"<h1>{escape(title)}</h1>"]
     if data.base_model:
-        sections.append(f'<p class="muted">Base model: {escape(data.base_model)}. Differences in the utility tables are from it.</p>')
+        note = " Differences in the utility tables are from it." if data.utility else ""
+        sections.append(f'<p class="muted">Base model: {escape(data.base_model)}.{note}</p>')
     if runs:
         header, rows = asr_table(runs)
         sections += ["<h2>RED-EVAL attack success rate</h2>",
