@@ -294,7 +294,7 @@ def judge_train(
     rows = [r for path in files for r in load_labels(path, question_col, response_col, label_col, positive=positive)]
     sources = load_label_sources(data_dir) if data_dir else {}
     if data_dir and benign:
-        sources.update({BENIGN: load_benign_answers(os.path.join(data_dir, "utility"))} if os.path.isdir(os.path.join(data_dir, "utility")) else {})
+        sources[BENIGN] = load_benign_answers(os.path.join(data_dir, "utility"))  # [] when the folder has no utility data
     rows += [r for source_rows in sources.values() for r in source_rows]
     console.print(f"training on {len(rows)} labelled replies ({', '.join(sorted({r.source for r in rows}))}) ...", highlight=False)
     scorer = fit_crossencoder(rows, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, synthetic_share=synthetic_share,

@@ -208,14 +208,13 @@ Progress = Callable[[str], None]
 
 
 def _example_weights(rows: Sequence[LabelledReply]) -> list[float]:
-    """Each source weighs the same in the loss, and within a source so does each class, so the
-    judge learns what "harmful" means across labelling styles, not the largest set's base rate."""
+    """Each labelled source weighs the same in the loss, and within a source so does each class, so the
+    judge learns what "harmful" means across labelling styles, not the largest set's base rate;
+    made-up unharmful rows (EXTRA_SOURCES) take EXTRA_MASS of the unharmful side."""
     groups: dict[tuple[str, int], int] = {}
     for r in rows:
         groups[(r.source, r.label)] = groups.get((r.source, r.label), 0) + 1
-    # mass of each (source, class): a labelled source splits 1 between its classes; the made-up
-    # unharmful rows (synthetic, benign answers) share EXTRA_MASS of the unharmful side, so harmful
-    # and unharmful still weigh the same
+    # mass of each (source, class); harmful and unharmful end up weighing the same in total
     mass: dict[tuple[str, int], float] = {}
     for source, label in groups:
         if source not in EXTRA_SOURCES:
