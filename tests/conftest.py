@@ -1,4 +1,9 @@
-"""Shared fixtures: the shared test data, an isolated cache, and a local OpenAI-compatible server."""
+"""Shared fixtures: the test data, an isolated cache, and a local OpenAI-compatible server.
+
+The default run uses only what the repository holds: `tests/data/shared/` has small slices of the
+third-party sets (made by tests/data/make_shared_subset.py; see tests/data/README.md). Tests
+marked `shared` read the full sets in ../shared/data and run only when asked: `pytest -m shared`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from typing import Iterator
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = REPO_ROOT / "tests" / "data" / "shared"  # slices, in the repository
+FULL_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"  # the full sets, beside a developer's clone
 REDINSTRUCT_DATA = SHARED_DATA / "redinstruct"
 
 # One cache for the whole test session, so the packaged GGUF is converted once and never read from
@@ -35,14 +41,21 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"redinstruct test cache: {_SESSION_CACHE}; shared data: {SHARED_DATA}"
+    return f"redinstruct test cache: {_SESSION_CACHE}; test data: {SHARED_DATA}"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not REDINSTRUCT_DATA.is_dir():
-        pytest.fail(f"shared test data not found at {REDINSTRUCT_DATA}")
+    """Slices of the third-party sets, shaped like ../shared/data."""
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def full_shared_data() -> Path:
+    """The full third-party sets (tests marked `shared` only)."""
+    if not (FULL_SHARED_DATA / "redinstruct").is_dir():
+        pytest.fail(f"the full shared data is not at {FULL_SHARED_DATA}: tests marked 'shared' need it beside the clone")
+    return FULL_SHARED_DATA
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -96,7 +97,13 @@ def test_usage_errors_exit_2():
 def test_data_commands(shared_data):
     listing = run_cli("data", "list")
     assert listing.returncode == 0 and "dangerousqa" in listing.stdout and "smoke" in listing.stdout
-    info = run_cli("data", "info", "harmfulqa")
+    info = run_cli("data", "info", "harmfulqa")  # the slice in tests/data/shared
+    assert info.returncode == 0 and "17 questions" in info.stdout and "1 exact duplicates" in info.stdout
+
+
+@pytest.mark.shared
+def test_data_info_on_the_full_harmfulqa(full_shared_data):
+    info = run_cli("data", "info", "harmfulqa", env={"REDINSTRUCT_DATA_DIR": str(full_shared_data / "redinstruct")})
     assert info.returncode == 0 and "1960 questions" in info.stdout and "22 exact duplicates" in info.stdout
 
 
@@ -178,12 +185,19 @@ def test_inspect_cli_resolves_the_registered_task(tmp_path, openai_server):
 
 def test_main_command_on_the_packaged_model(tmp_path):
     """`redinstruct eval` on smollm2 and the demo bank, through the CLI (short replies to stay fast)."""
-    result = run_cli("eval", "--limit", "2", "--max-tokens", "16", "--log-dir", str(tmp_path), "--display", "none", timeout=600)
+    result = run_cli("eval", "--limit", "2", "--max-tokens", "16", "--log-dir", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "RED-EVAL attack success rate" in result.stdout and "smoke set" in result.stdout
     for template in ("standard", "cot", "cou"):
         assert f"│ smollm2 │ demo    │ {template}" in result.stdout
     assert "6 sample(s) run now" in result.stdout
+    # output is not a terminal here: progress comes as lines, naming the model as typed, counting up to the total
+    lines = re.findall(r"^\[eval smollm2\] (\d+)/6 samples \(\d+%\)(.*)$", result.stderr, re.M)
+    assert len(lines) >= 2 and [int(n) for n, _ in lines] == sorted(int(n) for n, _ in lines)
+    assert lines[-1][0] == "6" and "done in" in lines[-1][1]
+    assert any("ETA" in rest for n, rest in lines if n != "6")
+    screen = result.stdout + result.stderr
+    assert "samples_file" not in screen and "question_ids" not in screen and "hf/" not in screen
 
 
 @pytest.mark.slow

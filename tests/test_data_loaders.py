@@ -1,3 +1,4 @@
+import hashlib
 import json
 from pathlib import Path
 
@@ -60,7 +61,21 @@ def test_duplicates_reported_kept_or_dropped(tmp_path):
     assert [q.text for q in dropped.questions] == ["Same  question?", "other"] and dropped.dropped_duplicates == 1
 
 
-def test_named_datasets_resolve_through_data_dir(shared_data):
+def test_named_datasets_resolve_through_data_dir(shared_data, capfd):
+    """The slices in tests/data/shared: not the canonical files, so resolution warns and goes on."""
+    dq = load_questions("dangerousqa")
+    assert len(dq) == 12
+    assert "differs from the canonical dangerousqa (sha256 mismatch)" in capfd.readouterr().err
+    hq = load_questions("harmfulqa")
+    assert len(hq) == 17 and len(hq.topics()) == 2
+    assert len({(q.topic, q.subtopic) for q in hq.questions}) == 4
+    assert sum(len(g) - 1 for g in hq.duplicates) == 1
+    assert len(load_questions("harmfulqa", drop_duplicates=True)) == 16
+
+
+@pytest.mark.shared
+def test_full_named_datasets(full_shared_data, monkeypatch, capfd):
+    monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(full_shared_data / "redinstruct"))
     dq = load_questions("dangerousqa")
     assert len(dq) == 200
     hq = load_questions("harmfulqa")
@@ -68,6 +83,7 @@ def test_named_datasets_resolve_through_data_dir(shared_data):
     assert len({(q.topic, q.subtopic) for q in hq.questions}) == 98
     assert sum(len(g) - 1 for g in hq.duplicates) == 22
     assert len(load_questions("harmfulqa", drop_duplicates=True)) == 1938
+    assert "sha256 mismatch" not in capfd.readouterr().err, "the shared files are the canonical ones"
 
 
 def test_demo_bank_is_small_and_packaged():
@@ -104,11 +120,11 @@ def test_unknown_name_lists_choices():
         load_questions("nosuch")
 
 
-def point_dataset_at(monkeypatch, name, port, tmp_path):
+def point_dataset_at(monkeypatch, name, port, tmp_path, sha256=None):
     """Make named dataset `name` download from 127.0.0.1:`port`, with empty data and cache folders."""
     spec = DATASETS[name]
     url = f"http://127.0.0.1:{port}/{spec.filename}"
-    monkeypatch.setitem(_registry.DATASETS, name, _registry.NamedDataset(spec.name, spec.filename, spec.description, url, spec.sha256))
+    monkeypatch.setitem(_registry.DATASETS, name, _registry.NamedDataset(spec.name, spec.filename, spec.description, url, sha256 or spec.sha256))
     monkeypatch.setenv("REDINSTRUCT_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("REDINSTRUCT_CACHE_DIR", str(tmp_path / "cache"))
 
@@ -137,7 +153,8 @@ def test_download_is_verified_and_cached(tmp_path, monkeypatch, shared_data):
     payload = (shared_data / "redinstruct" / "dangerousqa.json").read_bytes()
     server = _serve_bytes(payload)
     try:
-        point_dataset_at(monkeypatch, "dangerousqa", server.server_address[1], tmp_path)
+        # the slice stands in for the canonical file: pin its own hash
+        point_dataset_at(monkeypatch, "dangerousqa", server.server_address[1], tmp_path, sha256=hashlib.sha256(payload).hexdigest())
         path = _registry.dataset_path("dangerousqa")
         assert path == tmp_path / "cache" / "data" / "dangerousqa.json" and path.read_bytes() == payload
         server.shutdown()

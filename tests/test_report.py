@@ -121,6 +121,10 @@ def test_report_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
         assert len(browser.find_elements(By.CSS_SELECTOR, "svg.curve polyline")) == 2
         bar = browser.find_element(By.CSS_SELECTOR, "svg.plot rect.bar")
         assert bar.size["height"] > 0 and bar.size["width"] > 0
+        # the heatmap's title starts over its cells, not far left of them
+        title = browser.find_element(By.CSS_SELECTOR, "svg.heatmap text.title").location["x"]
+        first_cell = min(c.location["x"] for c in browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell"))
+        assert abs(title - first_cell) < 8
         # the sample browser: all 16, then filtered by verdict and model
         assert len(browser.find_elements(By.CSS_SELECTOR, "#samples .sample")) == 16
         Select(browser.find_element(By.ID, "filter-verdict")).select_by_value("harmful")

@@ -25,7 +25,7 @@ def utility_dir(shared_data: Path) -> Path:
 def test_hhh_conversion_keeps_every_item_and_the_right_answer(utility_dir: Path) -> None:
     files = source_files(utility_dir)
     counts = {s: len(convert_rows(f"hhh_{s}", files[f"hhh_{s}"])) for s in HHH_SUBSETS}
-    assert counts == {"harmless": 58, "helpful": 59, "honest": 61, "other": 43}  # the paper's table
+    assert counts == {s: len(json.loads(files[f"hhh_{s}"].read_text())["examples"]) for s in HHH_SUBSETS}
     first = convert_rows("hhh_harmless", files["hhh_harmless"])[0]
     assert first["choices"][first["gold"]].startswith("Sorry, I'm not interested in helping you with that")
     assert first["question"].startswith("Q: ") and first["question"].endswith("\nA:")
@@ -33,9 +33,19 @@ def test_hhh_conversion_keeps_every_item_and_the_right_answer(utility_dir: Path)
 
 def test_mmlu_conversion_drops_header_rows_and_mixes_subjects(utility_dir: Path) -> None:
     rows = convert_rows("mmlu", source_files(utility_dir)["mmlu"])
-    assert len(rows) == 14042  # 14,044 lines less the two stray header rows
+    assert len(rows) == 40  # the slice's 41 lines less its stray header row
     assert all(r["choices"] == ["A", "B", "C", "D"] and 0 <= r["gold"] < 4 for r in rows)
     assert len({r["subject"] for r in rows[:50]}) > 10  # a --limit samples across subjects
+
+
+@pytest.mark.shared
+def test_full_utility_sets_convert_to_the_papers_counts(full_shared_data: Path) -> None:
+    files = source_files(full_shared_data / "utility")
+    counts = {s: len(convert_rows(f"hhh_{s}", files[f"hhh_{s}"])) for s in HHH_SUBSETS}
+    assert counts == {"harmless": 58, "helpful": 59, "honest": 61, "other": 43}  # the paper's table
+    rows = convert_rows("mmlu", files["mmlu"])
+    assert len(rows) == 14042  # 14,044 lines less the two stray header rows
+    assert len({r["subject"] for r in rows[:50]}) > 10
 
 
 def test_bbh_conversion_keeps_only_multiple_choice_examples(utility_dir: Path, tmp_path: Path) -> None:
@@ -69,7 +79,7 @@ def test_every_task_has_a_yaml_and_lm_eval_loads_them(utility_dir: Path, tmp_pat
     tasks = {t.config.task: t for t in loaded["tasks"].values()} if isinstance(loaded, dict) and "tasks" in loaded else None
     if tasks is None:  # older return shape: {name: task}
         tasks = {getattr(t, "config").task: t for t in _flatten(loaded)}
-    assert len(list(tasks["redinstruct_hhh_other"].eval_docs)) == 43
+    assert len(list(tasks["redinstruct_hhh_other"].eval_docs)) == len(convert_rows("hhh_other", source_files(utility_dir)["hhh_other"]))
     assert tasks["redinstruct_mmlu"].config.num_fewshot == 2  # the override reached the YAML
     assert tasks["redinstruct_bbh_snarks"].config.num_fewshot == 3
 

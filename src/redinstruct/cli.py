@@ -320,8 +320,8 @@ def harmfulqa_generate(
     turns: Annotated[int, typer.Option(help="Turns per side in each conversation")] = 4,
     stages: Annotated[str, typer.Option(help="Comma-separated stages to run: topics,subtopics,questions,blue,red")] = "topics,subtopics,questions,blue,red",
     seed_topics: Annotated[Optional[str], typer.Option(help="File with one topic per line, instead of generating them")] = None,
-    max_connections: Annotated[int, typer.Option(help="Concurrent generator calls")] = 8,
-    max_tokens: Annotated[int, typer.Option(help="Maximum new tokens per generator call")] = 1024,
+    max_connections: Annotated[Optional[int], typer.Option(help="Concurrent generator calls", show_default="8 for APIs, 64 for local models")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Maximum new tokens per generator call", show_default="1024 for APIs, 256 for local models")] = None,
     prompts_dir: Annotated[Optional[str], typer.Option(help="Folder with your own stage prompts (topics.txt, subtopics.txt, questions.txt, blue.txt, red.txt)")] = None,
 ) -> None:
     """Generate a HarmfulQA-style dataset with any LLM; every stage is resumable."""
@@ -330,6 +330,8 @@ def harmfulqa_generate(
 
     if turns < 1 or topics < 1 or subtopics_per_topic < 1 or questions_per_subtopic < 1 or conversations_per_question < 1:
         raise RedInstructError("counts and --turns must be at least 1")
+    if (max_tokens is not None and max_tokens < 1) or (max_connections is not None and max_connections < 1):
+        raise RedInstructError("--max-tokens and --max-connections must be at least 1")
     settings = GenerateSettings(
         model=model, out=out, topics=topics, subtopics_per_topic=subtopics_per_topic,
         questions_per_subtopic=questions_per_subtopic, conversations_per_question=conversations_per_question,

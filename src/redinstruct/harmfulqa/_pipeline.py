@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from inspect_ai.model import GenerateConfig, Model
 
+from .._progress import Progress
 from .._secrets import redact
 from ..data import content_id
 from ..errors import RedInstructError
@@ -37,10 +38,25 @@ class GenerateSettings:
     turns: int = 4  # Red-LM turns (and Base-LM turns) per conversation
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     seed_topics: str | None = None
-    max_connections: int = 8
-    max_tokens: int = 1024
+    max_connections: int | None = None  # default: LOCAL_ or API_MAX_CONNECTIONS
+    max_tokens: int | None = None  # default: LOCAL_ or API_MAX_TOKENS per call
     temperature: float = 0.7
     prompts_dir: str | None = None
+
+
+# API generators write whole conversations in one call; a small local model (the packaged SmolLM2)
+# cannot keep that format and falls back to turn-by-turn calls, where a short limit keeps each call quick
+API_MAX_TOKENS, LOCAL_MAX_TOKENS = 1024, 256
+API_MAX_CONNECTIONS, LOCAL_MAX_CONNECTIONS = 8, 64
+# where a generated turn ends: the other speaker's tag on a new line
+RED_TAG_STOP, BLUE_TAG_STOP = ("\nBase-LM:",), ("\nRed-LM:",)
+
+
+def resolve_limits(settings: GenerateSettings, is_local: bool) -> tuple[int, int]:
+    """(max_tokens, max_connections): the user's values, else the defaults for local or API generators."""
+    max_tokens = settings.max_tokens or (LOCAL_MAX_TOKENS if is_local else API_MAX_TOKENS)
+    max_connections = settings.max_connections or (LOCAL_MAX_CONNECTIONS if is_local else API_MAX_CONNECTIONS)
+    return max_tokens, max_connections
 
 
 def load_prompt(name: str, prompts_dir: str | None = None) -> str:
@@ -61,19 +77,21 @@ def fill(template: str, **slots: Any) -> str:
 class Generator:
     """The generator model with bounded concurrency; failures are returned as text-less results."""
 
-    def __init__(self, model: Model, settings: GenerateSettings, sampling: bool = True):
+    def __init__(self, model: Model, settings: GenerateSettings, is_local: bool = False, greedy: bool = False):
         self.model = model
-        self.gate = asyncio.Semaphore(settings.max_connections)
+        max_tokens, max_connections = resolve_limits(settings, is_local)
+        self.gate = asyncio.Semaphore(max_connections)
         # local HF models decode greedily (do_sample=False), where a temperature means nothing
-        temperature = settings.temperature if sampling else None
-        self.config = GenerateConfig(max_tokens=settings.max_tokens, temperature=temperature)
+        temperature = None if greedy else settings.temperature
+        self.config = GenerateConfig(max_tokens=max_tokens, temperature=temperature)
         self.calls = 0
 
-    async def __call__(self, prompt: str) -> tuple[str, str | None]:
+    async def __call__(self, prompt: str, stop: tuple[str, ...] = ()) -> tuple[str, str | None]:
         async with self.gate:
             self.calls += 1
+            config = self.config.merge(GenerateConfig(stop_seqs=list(stop))) if stop else self.config
             try:
-                output = await self.model.generate(prompt, config=self.config)
+                output = await self.model.generate(prompt, config=config)
                 return output.completion, None
             except Exception as ex:
                 return "", redact(f"generation error: {type(ex).__name__}: {ex}")
@@ -83,16 +101,21 @@ def _echo(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _run_units(units: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]], stage: StageFile) -> int:
+async def _run_units(units: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]], stage: StageFile, unit: str) -> int:
     """Run the units not yet in `stage` (or that failed last time), writing each as it finishes."""
     todo = [(key, make) for key, make in units if key not in stage or (stage.get(key) or {}).get("error")]
+    if not todo:
+        return 0
+    progress = Progress(f"harmfulqa {stage.name}", len(todo), unit=unit)
 
     async def run(key: str, make: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         record = await make()
         record["key"] = key
         stage.add(record)
+        progress.advance()
 
-    await asyncio.gather(*(run(key, make) for key, make in todo))
+    with progress:
+        await asyncio.gather(*(run(key, make) for key, make in todo))
     return len(todo)
 
 
@@ -165,7 +188,8 @@ async def _blue_turn_by_turn(
     history: list[dict[str, str]] = []
     for _ in range(turns_per_side):
         for speaker, prompt_name in (("human", "red_turn"), ("gpt", "blue_turn")):
-            raw, error = await generator(fill(prompts[prompt_name], history=_history_text(history), **slots))
+            stop = RED_TAG_STOP if speaker == "human" else BLUE_TAG_STOP
+            raw, error = await generator(fill(prompts[prompt_name], history=_history_text(history), **slots), stop)
             if error:
                 return [], error
             said = _first_utterance(raw)
@@ -190,7 +214,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
         nonlocal generator
         if generator is None:
             spec = resolve_model(settings.model)
-            generator = Generator(build_model(spec), settings, sampling=spec.provider != "hf")
+            generator = Generator(build_model(spec), settings, is_local=spec.is_local, greedy=spec.provider == "hf")
         return generator
 
     ran: dict[str, int] = {}
@@ -207,7 +231,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
             names = list(dict.fromkeys(clean_item(t) for t in parse_list(raw) if clean_item(t)))
             return {"topics": names[: settings.topics], "raw": raw, "error": error}
 
-        ran["topics"] = await _run_units([("topics", make_topics)], stage)
+        ran["topics"] = await _run_units([("topics", make_topics)], stage, "list")
     topics = topic_list(out, settings)
     echo(f"topics: {len(topics)}")
 
@@ -223,7 +247,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
 
             return make
 
-        ran["subtopics"] = await _run_units([(t, make_subtopics(t)) for t in topics], stage)
+        ran["subtopics"] = await _run_units([(t, make_subtopics(t)) for t in topics], stage, "topic")
     pairs = subtopic_list(out, topics)
     echo(f"subtopics: {len(pairs)}")
 
@@ -240,7 +264,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
 
             return make
 
-        ran["questions"] = await _run_units([(f"{t}/{s}", make_questions(t, s)) for t, s in pairs], stage)
+        ran["questions"] = await _run_units([(f"{t}/{s}", make_questions(t, s)) for t, s in pairs], stage, "subtopic")
     questions, _ = accepted_questions(out, pairs, settings.questions_per_subtopic)
     echo(f"questions: {len(questions)}")
 
@@ -274,7 +298,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
         units = [
             (f"{q['id']}#{k}", make_blue(q)) for q in questions for k in range(settings.conversations_per_question)
         ]
-        ran["blue"] = await _run_units(units, stage)
+        ran["blue"] = await _run_units(units, stage, "conversation")
 
     # 5. red conversations: the same Red-LM turns, Base-LM answering under a CoU red-teaming prompt
     if "red" in settings.stages:
@@ -290,7 +314,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
                     if turn["from"] != "human":
                         continue
                     history.append(turn)
-                    raw, error = await gen()(fill(prompts["red"], question=question, history=_history_text(history)))
+                    raw, error = await gen()(fill(prompts["red"], question=question, history=_history_text(history)), BLUE_TAG_STOP)
                     if error:
                         return {"question_id": blue["question_id"], "turns": [], "dropped": "generation_error", "error": error}
                     reply = clean_reply(raw)
@@ -308,7 +332,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
             for key, record in blue_stage.records.items()
             if not record.get("dropped") and record["question_id"] in by_id
         ]
-        ran["red"] = await _run_units(units, stage)
+        ran["red"] = await _run_units(units, stage, "conversation")
 
     ran["generator_calls"] = generator.calls if generator else 0
     write_outputs(out, settings.conversations_per_question, settings.questions_per_subtopic)

@@ -15,6 +15,7 @@ class StageFile:
     """Finished units of one stage, keyed by `key`; a line cut short by a kill is ignored (and redone)."""
 
     def __init__(self, out_dir: Path, stage: str):
+        self.name = stage
         self.path = out_dir / f"{stage}.jsonl"
         self.records: dict[str, dict[str, Any]] = {}
         if self.path.is_file():

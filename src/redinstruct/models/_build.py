@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from inspect_ai.model import GenerateConfig, Model, get_model
+from inspect_ai.model import GenerateConfig, Model, ModelAPI, get_model
 
 from .._secrets import redact
 from ..errors import ModelError
@@ -14,6 +15,9 @@ PREFLIGHT_TIMEOUT_S = 30
 # inspect retries transient API errors forever unless told otherwise; these bound a bad outage
 API_MAX_RETRIES = 6
 API_TIMEOUT_S = 600
+# `-M engine=...` for hf/ models: redinstruct's prefix-sharing generator (default) or inspect's own batching
+ENGINE_ARG = "engine"
+ENGINES = ("redinstruct", "inspect")
 
 
 def _first_line(ex: BaseException) -> str:
@@ -61,10 +65,36 @@ def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
         hf_logging.disable_progress_bar()  # inspect shows progress; per-tensor bars are noise
     base = GenerateConfig(max_retries=API_MAX_RETRIES, timeout=API_TIMEOUT_S)
     config = base.merge(config) if config is not None else base
+    args = dict(spec.model_args)
+    engine = args.pop(ENGINE_ARG, "redinstruct" if spec.provider == "hf" else "inspect")
+    if engine not in ENGINES or (engine == "redinstruct" and spec.provider != "hf"):
+        raise ModelError(f"-M {ENGINE_ARG}={engine} is not available for '{spec.name}': use -M {ENGINE_ARG}=inspect, or redinstruct for hf/ models")
     try:
-        return get_model(spec.inspect_name, config=config, memoize=spec.is_local, **spec.model_args)
+        if engine == "redinstruct":
+            from ._local_hf import ENGINE_MAX_CONNECTIONS
+
+            # every request in flight at once (inspect's adaptive start of ~20 would starve the batch)
+            if config.max_connections is None:
+                config = config.merge(GenerateConfig(max_connections=ENGINE_MAX_CONNECTIONS))
+            return Model(_local_engine_api(spec.inspect_name.split("/", 1)[1], spec.name, config, args), config, args)
+        return get_model(spec.inspect_name, config=config, memoize=spec.is_local, **args)
+    except ModelError:
+        raise
     except Exception as ex:
         raise ModelError(f"cannot load model '{spec.name}': {_first_line(ex)}") from None
+
+
+_LOCAL_APIS: dict[tuple[str, str, str], ModelAPI] = {}
+
+
+def _local_engine_api(path: str, name: str, config: GenerateConfig, args: dict[str, Any]) -> ModelAPI:
+    """One loaded copy of a local model per name, path and arguments (loading weights is slow)."""
+    from ._local_hf import load_prefix_sharing_hf
+
+    key = (name, path, repr(sorted(args.items())))
+    if key not in _LOCAL_APIS:
+        _LOCAL_APIS[key] = load_prefix_sharing_hf(path, config, display_name=name, **args)
+    return _LOCAL_APIS[key]
 
 
 async def check_reachable(model: Model, name: str) -> None:

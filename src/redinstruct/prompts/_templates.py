@@ -13,6 +13,7 @@ SLOT = "{question}"
 Render = Literal["chat", "raw"]
 RENDERS: tuple[Render, ...] = ("chat", "raw")
 BUILTIN_TEMPLATES = ("standard", "cot", "cou")
+RED_TURN = "Red-LM:"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class PromptTemplate:
     name: str
     text: str
     path: str | None = None
+
+    @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        """Where the target's reply turn ends: a template staged as a Red-LM / Base-LM conversation
+        ends it at the next `Red-LM:` turn (which cleaning would cut anyway)."""
+        return (RED_TURN,) if RED_TURN in self.text else ()
 
     def render(self, question: str) -> str:
         # plain slot replacement, so other braces in a template (JSON, code) need no escaping

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import GenerateConfig
 
 from .. import __version__
+from .._progress import Progress
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunInterrupted
@@ -23,8 +25,8 @@ from ..models import ModelSpec, build_model, check_model_ready, check_reachable,
 from ..prompts import Render, check_render, load_template
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
-from ._samples import SampleStore, sample_key
-from ._task import DEFAULT_MAX_TOKENS, red_eval
+from ._samples import SampleStore, listening, sample_key
+from ._task import DEFAULT_MAX_TOKENS, build_red_eval
 
 # settings that change what a sample's line means: a log folder holds one value of each
 _MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens")
@@ -142,7 +144,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                     continue
                 todo += len(missing)
                 tasks.append(
-                    red_eval(
+                    build_red_eval(
                         dataset=dataset,
                         template=template,
                         render=config.render,
@@ -168,20 +170,24 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                 _check_judge_model(name)
             judge_checked = True
         echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
-        logs = inspect_eval(
-            tasks,
-            model=model,
-            log_dir=str(log_dir),
-            display=config.display,  # type: ignore[arg-type]
-            fail_on_error=False,
-            max_connections=config.max_connections,
-            max_tasks=len(tasks),
-            # samples.jsonl is our crash-safe record; inspect's realtime event buffer costs ~30% of
-            # throughput on fast APIs and adds nothing to resume (see docs/benchmarks.md)
-            log_realtime=False,
-            log_samples=config.log_samples,
-            score_display=False,
-        )
+        with ExitStack() as stack:
+            if config.display is None:  # our progress (per judged sample, the model as typed) unless inspect's display is asked for
+                progress = stack.enter_context(Progress(f"eval {spec.name}", todo))
+                stack.enter_context(listening(store.path, lambda record: progress.advance()))
+            logs = inspect_eval(
+                tasks,
+                model=model,
+                log_dir=str(log_dir),
+                display=config.display or "none",  # type: ignore[arg-type]
+                fail_on_error=False,
+                max_connections=config.max_connections,
+                max_tasks=len(tasks),
+                # samples.jsonl is our crash-safe record; inspect's realtime event buffer costs ~30% of
+                # throughput on fast APIs and adds nothing to resume (see docs/benchmarks.md)
+                log_realtime=False,
+                log_samples=config.log_samples,
+                score_display=False,
+            )
         store.reload()
         # on Ctrl-C inspect returns the cancelled logs, or none at all
         if len(logs) < len(tasks) or any(log.status == "cancelled" for log in logs):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 SAMPLE_FIELDS = (
     "model",
@@ -47,6 +48,21 @@ def sample_key(record: dict[str, Any]) -> SampleKey:
     return (str(record["model"]), str(record["dataset"]), str(record["template"]), str(record["question_id"]))
 
 
+# callbacks told of every line appended to a samples file (progress display), by resolved path
+_LISTENERS: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+
+@contextmanager
+def listening(path: str | Path, callback: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Call `callback(record)` after each line appended to `path` in this process."""
+    key = str(Path(path).resolve())
+    _LISTENERS[key] = callback
+    try:
+        yield
+    finally:
+        _LISTENERS.pop(key, None)
+
+
 def append_record(path: str | Path, record: dict[str, Any]) -> None:
     """Append one sample line durably."""
     line = json.dumps(record, ensure_ascii=False) + "\n"
@@ -54,6 +70,9 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
+    listener = _LISTENERS.get(str(Path(path).resolve())) if _LISTENERS else None
+    if listener is not None:
+        listener(record)
 
 
 class SampleStore:

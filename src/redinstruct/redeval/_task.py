@@ -131,8 +131,7 @@ def redeval_scorer(
     return score
 
 
-@task
-def red_eval(
+def build_red_eval(
     dataset: str = "demo",
     template: str = "cou",
     render: str = "chat",
@@ -148,6 +147,10 @@ def red_eval(
     judge_threshold: float | None = None,
 ) -> Task:
     """RED-EVAL: one dataset x one template against the eval's model.
+
+    `redinstruct eval` builds its tasks with this plain function, so inspect's displays and logs
+    carry no internal arguments (the samples file, the question ids left to run); `red_eval` below
+    is the same function registered as the inspect task `redinstruct/red_eval`.
 
     `render=raw` only labels the run: for raw text continuation the model itself must be built
     without a chat template (`redinstruct eval --render raw` does that; with `inspect eval` pass
@@ -181,6 +184,11 @@ def red_eval(
         scorer=redeval_scorer(
             judge, judge_model, keep_thoughts, samples_file, model_label, render, judge_threshold, template_text=prompt.text
         ),
-        config=GenerateConfig(max_tokens=max_tokens),
+        # generation stops where the reply turn ends; with --keep-thoughts the judge sees the raw reply, so it runs on
+        config=GenerateConfig(max_tokens=max_tokens, stop_seqs=None if keep_thoughts else list(prompt.stop_sequences) or None),
         metadata={"dataset": bank.name, "template": prompt.name, "render": render, "judge": judge},
     )
+
+
+# `inspect eval redinstruct/red_eval -T dataset=... -T template=...`
+red_eval = task(name="red_eval")(build_red_eval)

@@ -52,7 +52,8 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: dict[tuple[str,
     cell_w, cell_h, left, top = 130, 22, 260, 52
     width, height = left + cell_w * len(columns) + 10, top + cell_h * len(rows) + 10
     out = [f'<svg class="plot heatmap" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
-           f'<text x="4" y="16" class="title">{escape(title)}</text>']
+           # the title starts where the cells do, not at the far left of the row labels
+           f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
     for ci, column in enumerate(columns):
         # "model / template" labels go on two lines: the model's last 20 characters, then the template
         head, _, tail = column.rpartition(" / ")

@@ -66,7 +66,7 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
     result = run_redeval(EvalConfig(
         models=models, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", DEFAULT_JUDGE),
         judge_model=e.get("judge_model"), limit=e.get("limit"), max_tokens=int(e.get("max_tokens", 256)),
-        log_dir=str(out / "redeval"), display=e.get("display", "none"), max_connections=e.get("max_connections"),
+        log_dir=str(out / "redeval"), display=e.get("display"), max_connections=e.get("max_connections"),
     ), echo=echo)
     echo(f"[red-eval] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
 

@@ -102,7 +102,7 @@ def align(config: AlignConfig) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-    from ._trainer import EncodedConversations, JsonlLogCallback, PadCollator, Reordered, SafeAlignTrainer, mixed_order
+    from ._trainer import EncodedConversations, JsonlLogCallback, PadCollator, ProgressCallback, Reordered, SafeAlignTrainer, mixed_order
 
     path = base_model_path(config.base)
     try:
@@ -124,7 +124,8 @@ def align(config: AlignConfig) -> Path:
 
         if config.chat_template != "model":
             raise RedInstructError(f"strategy {config.strategy} uses the model's chat template: pass --chat-template model")
-        final = train_preference(config.strategy, model, tokenizer, conversations, config, out, [JsonlLogCallback(out / "training_log.jsonl")])
+        callbacks = [JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")]
+        final = train_preference(config.strategy, model, tokenizer, conversations, config, out, callbacks)
         return _save(final, tokenizer, out, config)
 
     dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
@@ -136,7 +137,7 @@ def align(config: AlignConfig) -> Path:
         args=args,
         train_dataset=Reordered(dataset, order),
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=[JsonlLogCallback(out / "training_log.jsonl")],
+        callbacks=[JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")],
         strategy=config.strategy,
         tau=config.tau,
         lambda_ascent=config.lambda_ascent,

@@ -12,6 +12,8 @@ import torch
 from torch.utils.data import Dataset, SequentialSampler
 from transformers import Trainer, TrainerCallback
 
+from .._progress import Progress
+
 from ._data import Conversation
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU, IGNORE_INDEX, blue_loss, blue_red_loss, per_sample_nll
 from ._render import ChatFormat, encode_conversation
@@ -143,3 +145,23 @@ class JsonlLogCallback(TrainerCallback):
         if logs and state.is_world_process_zero:
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
+
+
+class ProgressCallback(TrainerCallback):
+    """Training steps as redinstruct progress: a bar on a terminal, a line per tenth of the run in a log."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.progress: Progress | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero:
+            self.progress = Progress(self.label, max(0, state.max_steps - state.global_step), unit="step")
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.progress is not None:
+            self.progress.advance()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.progress is not None:
+            self.progress.close()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from .._progress import LogTqdm
 from ..errors import RedInstructError
 from ._convert import convert_local
 from ._tasks import LOCAL_TASKS, ONLINE_TASKS, local_task_names, materialize_yamls, parse_tasks
@@ -77,6 +81,22 @@ def shape_results(raw: dict[str, Any], offline: bool) -> dict[str, dict[str, Any
     return shaped
 
 
+@contextmanager
+def _log_progress() -> Iterator[None]:
+    """Outside a terminal, lm-eval's request bars become redinstruct progress lines (count, rate, ETA)."""
+    import lm_eval.models.huggingface as hf_module
+
+    if sys.stderr.isatty():
+        yield
+        return
+    original = hf_module.tqdm
+    hf_module.tqdm = functools.partial(LogTqdm, label_prefix="utility: ")  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        hf_module.tqdm = original
+
+
 def run_utility(config: UtilityConfig, out: Path | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
     tasks = parse_tasks(config.tasks)
     if config.limit is not None and config.limit < 1:
@@ -104,12 +124,13 @@ def run_utility(config: UtilityConfig, out: Path | None = None, echo: Callable[[
             num_fewshot = shots.pop()
         echo(f"lm-eval {lm_eval.__version__}: {', '.join(requested)} on {config.model} ({'offline, ' + str(config.data_dir) if offline else 'hub datasets'})")
         try:
-            raw = simple_evaluate(
-                model=kind, model_args=model_args, tasks=requested, num_fewshot=num_fewshot, batch_size=config.batch_size,
-                limit=config.limit, task_manager=manager, apply_chat_template=config.chat_template,
-                log_samples=False, random_seed=config.seed, numpy_random_seed=config.seed,
-                torch_random_seed=config.seed, fewshot_random_seed=config.seed, bootstrap_iters=1000,
-            )
+            with _log_progress():
+                raw = simple_evaluate(
+                    model=kind, model_args=model_args, tasks=requested, num_fewshot=num_fewshot, batch_size=config.batch_size,
+                    limit=config.limit, task_manager=manager, apply_chat_template=config.chat_template,
+                    log_samples=False, random_seed=config.seed, numpy_random_seed=config.seed,
+                    torch_random_seed=config.seed, fewshot_random_seed=config.seed, bootstrap_iters=1000,
+                )
         except RedInstructError:
             raise
         except Exception as ex:  # lm-eval raises bare exceptions for bad models, missing datasets, no network
