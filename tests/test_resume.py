@@ -25,7 +25,8 @@ def question_prompts(server):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server, sig):
-    openai_server.delay_s = 0.25
+    # slow enough that the signal lands mid-run even on a loaded 2-core CI machine (at 0.25 s one CI run finished first)
+    openai_server.delay_s = 0.5
     openai_server.responder = lambda prompt, body: "Step 1: gather the tools. Step 2: do it quietly."
     log_dir = tmp_path / "run"
     samples = log_dir / "samples.jsonl"

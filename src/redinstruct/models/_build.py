@@ -76,7 +76,7 @@ def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
             # every request in flight at once (inspect's adaptive start of ~20 would starve the batch)
             if config.max_connections is None:
                 config = config.merge(GenerateConfig(max_connections=ENGINE_MAX_CONNECTIONS))
-            return Model(_local_engine_api(spec.inspect_name.split("/", 1)[1], spec.name, config, args), config, args)
+            return Model(_local_engine_api(spec.inspect_name.split("/", 1)[1], config, args), config, args)
         return get_model(spec.inspect_name, config=config, memoize=spec.is_local, **args)
     except ModelError:
         raise
@@ -84,16 +84,16 @@ def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
         raise ModelError(f"cannot load model '{spec.name}': {_first_line(ex)}") from None
 
 
-_LOCAL_APIS: dict[tuple[str, str, str], ModelAPI] = {}
+_LOCAL_APIS: dict[tuple[str, str], ModelAPI] = {}
 
 
-def _local_engine_api(path: str, name: str, config: GenerateConfig, args: dict[str, Any]) -> ModelAPI:
-    """One loaded copy of a local model per name, path and arguments (loading weights is slow)."""
+def _local_engine_api(path: str, config: GenerateConfig, args: dict[str, Any]) -> ModelAPI:
+    """One loaded copy of a local model per path and arguments (loading weights is slow)."""
     from ._local_hf import load_prefix_sharing_hf
 
-    key = (name, path, repr(sorted(args.items())))
+    key = (path, repr(sorted(args.items())))
     if key not in _LOCAL_APIS:
-        _LOCAL_APIS[key] = load_prefix_sharing_hf(path, config, display_name=name, **args)
+        _LOCAL_APIS[key] = load_prefix_sharing_hf(path, config, **args)
     return _LOCAL_APIS[key]
 
 

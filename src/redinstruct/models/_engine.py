@@ -33,7 +33,9 @@ from transformers.cache_utils import DynamicLayer
 # a shared prefix is computed once only when it is at least this long
 MIN_SHARED_PREFIX = 16
 # how long the worker waits for more requests to arrive together before starting
-GATHER_S = 0.05
+GATHER_S = 0.2
+# a few waiting rows are admitted into a running batch once they have waited this long
+STRAGGLER_S = 1.0
 # tokens decoded from the end of a reply to look for a stop string
 _STOP_WINDOW = 24
 # speculation: longest draft, and the n-gram sizes looked up (longest first)
@@ -318,8 +320,10 @@ class PrefixSharingGenerator:
             except Empty:
                 break
         free = self.batch_size - self._running()
-        # merging copies a lane's cache: admit when a good share of the batch is free, or all waiting rows fit
-        if waiting and free > 0 and (not self._lanes or free >= max(1, self.batch_size // 4) or free >= len(waiting)):
+        # merging copies a lane's cache: admit a good share of the batch at once, or the last few rows once they have waited
+        quarter = max(1, self.batch_size // 4)
+        if waiting and free > 0 and (not self._lanes or (free >= quarter and len(waiting) >= quarter)
+                                     or (free >= len(waiting) and time.monotonic() - waiting[0].queued_at > STRAGGLER_S)):
             admitted, waiting = waiting[:free], waiting[free:]
             self._guarded(self._admit, admitted, None)
         for lane in list(self._lanes):

@@ -11,8 +11,10 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     GenerateConfig,
+    ModelInfo,
     ModelOutput,
     ModelUsage,
+    set_model_info,
 )
 from inspect_ai.model._providers.hf import HuggingFaceAPI
 from inspect_ai.tool import ToolChoice, ToolInfo
@@ -68,11 +70,15 @@ class PrefixSharingHF(HuggingFaceAPI):
         return ENGINE_MAX_CONNECTIONS
 
 
-def load_prefix_sharing_hf(model_name: str, config: GenerateConfig, display_name: str | None = None, **model_args: Any) -> PrefixSharingHF:
-    """Build the provider, tagged so inspect names the model `hf/<display_name>` in logs and displays
-    (`hf/smollm2`, not the path of the converted checkpoint in the cache)."""
+def load_prefix_sharing_hf(model_name: str, config: GenerateConfig, **model_args: Any) -> PrefixSharingHF:
+    """Build the provider, tagged so inspect names the model `hf/<model_name>` in logs.
+
+    The name stays the checkpoint's path: inspect resolves model info by name after every
+    generation (`get_model("hf/<name>")`), and a name that is not a loadable path sends it to the hub.
+    """
     api = PrefixSharingHF(model_name, config=config, **model_args)
     registry_tag(PrefixSharingHF, api, RegistryInfo(type="modelapi", name="redinstruct/hf"), model_name)
-    if display_name:
-        api.model_name = display_name.removeprefix("hf/")
+    # without this, inspect's first usage event builds a second copy of the model to look up its info
+    context = getattr(api.model.config, "max_position_embeddings", None)
+    set_model_info(f"hf/{model_name}", ModelInfo(model=model_name, context_length=context))
     return api
