@@ -35,7 +35,10 @@ def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server
         "--judge", "refusal", "--max-connections", "1", "--log-dir", str(log_dir), "--display", "none",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # the run gets Ctrl-C as from a terminal: default SIGINT handling, whatever an earlier in-process test left
+    # this pytest process with (an ignored SIGINT is inherited by children, and Python then never raises KeyboardInterrupt)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while len(lines(samples)) < 4:
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
@@ -43,7 +46,7 @@ def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server
         time.sleep(0.05)
     os.killpg(proc.pid, sig) if sig == signal.SIGKILL else proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, f"not interrupted (SIGINT in the test process: {signal.getsignal(signal.SIGINT)})"
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and b"run the same command again" in stderr
         assert b"Traceback" not in stderr
