@@ -24,14 +24,14 @@ from pathlib import Path
 WARM_UP = "from redinstruct.models import smollm2_checkpoint; smollm2_checkpoint()"
 
 
-def run(extra: list[str], env: dict[str, str], args: list[str], log_dir: Path, engine: str) -> tuple[float, list[dict]]:
+def run(extra: list[str], env: dict[str, str], args: list[str], log_dir: Path) -> tuple[float, list[dict]]:
     command = [sys.executable, "-m", "redinstruct.cli", "eval", *args, *extra, "--log-dir", str(log_dir)]
     subprocess.run([sys.executable, "-c", WARM_UP], env=env, check=True, capture_output=True)  # a first-use conversion is not timed
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        sys.exit(f"{engine} run failed:\n{result.stderr[-3000:]}")
+        sys.exit(f"run failed ({' '.join(command)}):\n{result.stderr[-3000:]}")
     samples = [json.loads(line) for line in (log_dir / "samples.jsonl").read_text().splitlines()]
     return seconds, samples
 
@@ -71,7 +71,7 @@ def main() -> None:
         runs["now"] = ([], dict(os.environ))
         try:
             for name, (extra, env) in runs.items():
-                seconds, samples = run(extra, env, args, Path(tmp) / f"run{len(results)}", name)
+                seconds, samples = run(extra, env, args, Path(tmp) / f"run{len(results)}")
                 results[name] = (seconds, samples)
                 print(f"{name:28s} {seconds:7.1f} s  {len(samples)} samples", flush=True)
         finally:
