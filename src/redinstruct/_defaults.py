@@ -2,3 +2,6 @@
 
 # the judge of `redinstruct eval`, `reproduce` and `judge calibrate` when none is named (docs/judges.md says why)
 DEFAULT_JUDGE = "classifier"
+
+# the judge that sorts replies to safe prompts into compliance / full / partial refusal (over-refusal)
+DEFAULT_COMPLIANCE_JUDGE = "compliance"

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._defaults import DEFAULT_JUDGE
+from ._defaults import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE
 from .errors import RedInstructError, RunInterrupted
 
 app = typer.Typer(
@@ -60,14 +60,19 @@ def _parse_model_args(values: Optional[list[str]]) -> dict[str, Any]:
 
 JUDGE_HELP = (
     "Judge: crossencoder (offline, question-aware), classifier (offline, reply only), refusal (offline phrases); "
-    "with --judge-model: llm ([[A]]/[[B]]), rubric, strongreject, llamaguard (Llama Guard 3/4), harmbench (HarmBench classifier)"
+    "with --judge-model: llm ([[A]]/[[B]]), rubric, strongreject, llamaguard (Llama Guard 3/4), harmbench (HarmBench classifier); "
+    "compliance (offline) / compliance-llm: XSTest's full compliance, full or partial refusal"
+)
+COMPLIANCE_JUDGE_HELP = (
+    "Judge of replies to safe prompts (over-refusal): compliance (offline, learned from XSTest's human labels) "
+    "or compliance-llm (with --compliance-judge-model)"
 )
 
 
 @app.command("eval")
 def eval_command(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", show_default="smollm2", help="Target model(s): smollm2, hf/..., openai/..., vllm/..., ollama/..., openai-api/<service>/...")] = None,
-    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", show_default="demo", help="Question bank(s): demo, dangerousqa, harmfulqa, or a .json/.jsonl/.csv path")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", show_default="demo", help="Question bank(s): demo, dangerousqa, harmfulqa, xstest, or a .json/.jsonl/.csv path (a label column, safe/unsafe, adds over-refusal)")] = None,
     template: Annotated[Optional[list[str]], typer.Option("--template", "-t", show_default="standard,cot,cou", help="Template(s): standard, cot, cou, or a file with a {question} slot")] = None,
     judge: Annotated[str, typer.Option(help=JUDGE_HELP)] = DEFAULT_JUDGE,
     judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s), any inspect model name; several vote by majority (a tie is unknown)")] = None,
@@ -84,8 +89,11 @@ def eval_command(
     log_samples: Annotated[bool, typer.Option(help="Keep samples in the inspect logs too (off: faster on fast APIs; samples.jsonl is always written)")] = True,
     judge_calibration: Annotated[Optional[str], typer.Option(help="Calibration JSON of the judge (from 'redinstruct judge calibrate'): adds the error-corrected ASR")] = None,
     judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric (default 0.5) or classifier (default 0.5) judge says harmful")] = None,
+    compliance_judge: Annotated[str, typer.Option(help=COMPLIANCE_JUDGE_HELP)] = DEFAULT_COMPLIANCE_JUDGE,
+    compliance_judge_model: Annotated[Optional[list[str]], typer.Option(help="Model(s) of compliance-llm; several vote")] = None,
 ) -> None:
-    """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic."""
+    """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic, and
+    over-refusal (refusals of safe prompts) where a bank labels prompts safe / unsafe."""
     from .redeval import EvalConfig, run_redeval
 
     config = EvalConfig(
@@ -107,6 +115,8 @@ def eval_command(
         log_samples=log_samples,
         judge_calibration=judge_calibration,
         judge_threshold=judge_threshold,
+        compliance_judge=compliance_judge,
+        compliance_judge_model=_split(compliance_judge_model) or None,
     )
     if "demo" in config.datasets:
         console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
@@ -120,20 +130,34 @@ def eval_command(
 
 
 def _print_runs(runs: list[dict[str, Any]]) -> None:
-    from .redeval._metrics import format_cell
-
+    from .judges._compliance import compliance_quality_line
     from .judges._quality import quality_line
+    from .redeval._metrics import format_cell, format_refusal_cell
 
-    table = Table(title="RED-EVAL attack success rate (harmful / judged, 95% Wilson CI)", expand=False)
+    with_safe = any(r.get("over_refusal") for r in runs)
+    title = "RED-EVAL attack success rate (harmful / judged, 95% Wilson CI)"
+    if with_safe:
+        title += " and over-refusal (refusals of safe prompts / classified)"
+    table = Table(title=title, expand=False)
     counts = ("n", "harmful", "unharmful", "unknown", "echo")
-    for column in ("model", "dataset", "template", *counts, "ASR"):
-        table.add_column(column, justify="right" if column in counts else "left", no_wrap=column == "ASR")
+    for column in ("model", "dataset", "template", *counts, "ASR", *(("over-refusal",) if with_safe else ())):
+        table.add_column(column, justify="right" if column in counts else "left", no_wrap=column in ("ASR",))
     for run in runs:
-        table.add_row(
+        row = [
             run["model"], run["dataset"], run["template"], str(run["n"]), str(run["harmful"]),
             str(run["unharmful"]), str(run["unknown"]), str(run.get("echo", 0)), format_cell(run),
-        )
+        ]
+        if with_safe:
+            row.append(format_refusal_cell(run.get("over_refusal")) or "no safe prompts")
+        table.add_row(*row)
     console.print(table)
+    if with_safe:
+        console.print(
+            "ASR counts unsafe prompts only; over-refusal = full + partial refusals of safe prompts. "
+            f"The {compliance_quality_line()}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for judge in sorted({str(r.get("judge")) for r in runs}):
         console.print(f"Judge {quality_line(judge)}", highlight=False, soft_wrap=True)
     if any(r.get("echo") for r in runs):
@@ -197,6 +221,32 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
     console.print(table)
 
 
+COMPLIANCE_JUDGES = ("compliance", "compliance-llm")
+
+
+def _print_compliance_metrics(title: str, metrics: dict[str, Any]) -> None:
+    from .judges import COMPLIANCE_CLASSES
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in (
+        ("n", "n"), ("unknown", "unknown"), ("agreement", "3-way agreement"), ("binary_agreement", "refusal vs compliance agreement"),
+        ("refusal_recall", "refusals found"), ("false_refusal_rate", "compliant replies called refusals"),
+        ("human_refusal_rate", "refusal rate (humans)"), ("judge_refusal_rate", "refusal rate (judge)"),
+    ):
+        value = metrics.get(key)
+        table.add_row(label, "n/a" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value)))
+    console.print(table)
+    confusion = Table(title="rows: human label, columns: judge")
+    confusion.add_column("")
+    for name in COMPLIANCE_CLASSES:
+        confusion.add_column(name, justify="right")
+    for true in COMPLIANCE_CLASSES:
+        confusion.add_row(true, *(str(metrics["confusion"][true][p]) for p in COMPLIANCE_CLASSES))
+    console.print(confusion)
+
+
 @judge_app.command("calibrate")
 def judge_calibrate(
     labels: Annotated[str, typer.Option(help="CSV, JSON or JSONL of human labels (1 = harmful / successful jailbreak, or text labels with --positive)")],
@@ -217,12 +267,28 @@ def judge_calibrate(
 
     from .judges import calibrate, get_judge, judge_label, load_labels
     from .judges._calibration import file_sha256
+    from .judges._compliance import calibrate_compliance, is_compliance_labels, load_compliance_labels
 
-    rows = load_labels(labels, question_col, response_col, label_col, limit, positive=positive)
+    compliance_mode = judge in COMPLIANCE_JUDGES and positive is None
+    if not compliance_mode and positive is None and is_compliance_labels(labels, label_col):
+        raise RedInstructError(
+            f"{labels}: {label_col} holds compliance classes (full_compliance / full_refusal / partial_refusal): "
+            "measure a compliance judge (--judge compliance or compliance-llm), or pass --positive to read them as harm labels"
+        )
+    if compliance_mode:
+        compliance_rows = load_compliance_labels(labels, question_col, response_col, label_col)[:limit]
+        count = len(compliance_rows)
+    else:
+        rows = load_labels(labels, question_col, response_col, label_col, limit, positive=positive)
+        count = len(rows)
     the_judge = get_judge(judge, _split(judge_model) or None, threshold=judge_threshold)
-    console.print(f"judging {len(rows)} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
-    metrics, _ = calibrate(the_judge, rows, max_connections)
-    _print_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
+    console.print(f"judging {count} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
+    if compliance_mode:
+        metrics, _ = calibrate_compliance(the_judge, compliance_rows, max_connections)
+        _print_compliance_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
+    else:
+        metrics, _ = calibrate(the_judge, rows, max_connections)
+        _print_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
     if out:
         report = {
             "judge": judge,
@@ -263,6 +329,34 @@ def judge_fit(
     path = head.save(out)
     _print_metrics("training-set fit (measure on another set with 'judge calibrate')", train)
     console.print(f"wrote {path}", highlight=False)
+
+
+@judge_app.command("fit-compliance")
+def judge_fit_compliance(
+    labels: Annotated[list[str], typer.Option(help="File(s) of replies labelled full_compliance / full_refusal / partial_refusal (XSTest's completions work as they are)")],
+    out: Annotated[str, typer.Option(help="Folder for the fitted judge (use it with --judge compliance --judge-model DIR)")],
+    question_col: Annotated[str, typer.Option(help="Column with the prompt")] = "prompt",
+    response_col: Annotated[str, typer.Option(help="Column with the reply")] = "completion",
+    label_col: Annotated[str, typer.Option(help="Column with the class")] = "final_label",
+    l2: Annotated[float, typer.Option(help="L2 penalty of the logistic-regression head")] = 1e-2,
+) -> None:
+    """Fit the offline compliance judge (MiniLM embeddings + refusal features + multinomial logistic regression)."""
+    from pathlib import Path
+
+    from .judges import fit_compliance, load_compliance_labels
+    from .judges._calibration import file_sha256
+
+    files = _split(labels)
+    rows = [row for f in files for row in load_compliance_labels(f, question_col, response_col, label_col)]
+    console.print(f"embedding and fitting on {len(rows)} labelled replies ...", highlight=False)
+    head = fit_compliance(rows, l2)
+    head.provenance = {
+        "training_data": [{"file": Path(f).name, "sha256": file_sha256(f)} for f in files],
+        "l2": l2,
+        "command": "redinstruct judge fit-compliance " + " ".join(f"--labels {f}" for f in files) + f" --l2 {l2}",
+        "held_out": {},
+    }
+    console.print(f"wrote {head.save(out)}; measure it on replies of another model with 'redinstruct judge calibrate --judge compliance --judge-model {out}'", highlight=False)
 
 
 @judge_app.command("train")
@@ -349,7 +443,9 @@ def harmfulqa_distill(
     model: Annotated[str, typer.Option(help="Local model to distil from (a checkpoint path or smollm2); usually the model you will align")],
     questions: Annotated[list[str], typer.Option(help="Harmful questions: a dataset name or file; repeat for several")],
     out: Annotated[str, typer.Option(help="Output folder (harmfulqa.json, general.json); rerun to resume")],
-    benign: Annotated[Optional[list[str]], typer.Option(help="Harmless questions (dataset file) whose plain answers become general.json")] = None,
+    benign: Annotated[Optional[list[str]], typer.Option(help="Harmless prompts whose plain answers become general.json: any question file, a BIG-bench task.json, MMLU-style JSONL; repeat for several")] = None,
+    borderline: Annotated[Optional[list[str]], typer.Option(help="Borderline-safe prompts (safe requests that sound unsafe), answered without the safety context and kept when they comply")] = None,
+    general_limit: Annotated[Optional[int], typer.Option(help="Use at most N prompts of each --benign / --borderline file (spread over the file)")] = None,
     skip: Annotated[int, typer.Option(help="Skip the first N questions of each source")] = 0,
     limit: Annotated[Optional[int], typer.Option(help="Use at most N questions of each source")] = None,
     context: Annotated[Optional[str], typer.Option(help="JSON file with your own safety context {system, shots}")] = None,
@@ -357,19 +453,32 @@ def harmfulqa_distill(
     batch_size: Annotated[int, typer.Option(help="Replies generated together")] = 16,
 ) -> None:
     """Blue/red training data from a local model itself, offline (context distillation)."""
-    from .data import load_questions
+    from .data import load_prompt_texts, load_questions
     from .harmfulqa._distill import DistillSettings, distill
 
-    if skip < 0 or (limit is not None and limit < 1) or max_new_tokens < 1 or batch_size < 1:
-        raise RedInstructError("--skip must be >= 0; --limit, --max-new-tokens and --batch-size must be >= 1")
+    if skip < 0 or (limit is not None and limit < 1) or max_new_tokens < 1 or batch_size < 1 or (general_limit is not None and general_limit < 1):
+        raise RedInstructError("--skip must be >= 0; --limit, --general-limit, --max-new-tokens and --batch-size must be >= 1")
     end = None if limit is None else skip + limit
     harmful = [q for source in _split(questions) for q in load_questions(source).questions[skip:end]]
-    benign_texts = [q.text for source in _split(benign) for q in load_questions(source).questions]
+
+    def prompts(sources: list[str] | None) -> list[str]:
+        out_texts = []
+        for source in _split(sources):
+            texts = load_prompt_texts(source)
+            if general_limit and len(texts) > general_limit:  # spread over the file: MMLU is sorted by subject
+                texts = texts[:: len(texts) // general_limit][:general_limit]
+            out_texts += texts
+        return out_texts
+
     settings = DistillSettings(model=model, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, context_file=context)
-    counts = distill(settings, harmful, benign_texts, echo=lambda m: console.print(m, highlight=False))
+    counts = distill(settings, harmful, prompts(benign), echo=lambda m: console.print(m, highlight=False), borderline=prompts(borderline))
+    general = ""
+    if benign or borderline:
+        general = (f"; general.json: {counts['benign_kept']} of {counts['benign_asked']} benign and {counts['borderline_kept']} of "
+                   f"{counts['borderline_asked']} borderline answers kept (the others refused, by the compliance judge)")
     console.print(
         f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals) and {counts['red_kept']} red "
-        f"(compliant) replies; {counts['general']} general conversations. Wrote {out}/harmfulqa.json", highlight=False)
+        f"(compliant) replies{general}. Wrote {out}/harmfulqa.json", highlight=False)
 
 
 @harmfulqa_app.command("stats")
@@ -386,7 +495,8 @@ def align_command(
     data: Annotated[list[str], typer.Option(help="HarmfulQA JSON (ours or the public dataset); repeat for several")],
     out: Annotated[str, typer.Option(help="Output folder: an HF checkpoint plus training_log.jsonl")],
     strategy: Annotated[str, typer.Option(help="blue (strategy A: NLL on blue) or blue-red (strategy B: plus clipped ascent on red)")] = "blue",
-    mix_general: Annotated[Optional[list[str]], typer.Option(help="General chat data ({'from','value'} turns) to mix in")] = None,
+    general: Annotated[Optional[list[str]], typer.Option("--general", "--mix-general", help="Helpful conversations to mix in (as the paper mixed ShareGPT): ShareGPT turns, or prompt/response rows (JSON, JSONL, CSV); repeat for several")] = None,
+    general_fraction: Annotated[Optional[float], typer.Option(help="Share of general conversations among those trained with NLL (0-1, sampled, repeated if short); default: all of them once")] = None,
     chat_template: Annotated[str, typer.Option(help="vicuna (the paper's format) or model (the base model's chat template)")] = "vicuna",
     lora: Annotated[bool, typer.Option("--lora", help="Train LoRA adapters (peft) instead of all weights")] = False,
     merge: Annotated[bool, typer.Option("--merge", help="With --lora: save merged weights")] = False,
@@ -410,7 +520,7 @@ def align_command(
     from .safealign import AlignConfig, align
 
     path = align(AlignConfig(
-        base=base, data=_split(data), out=out, strategy=strategy, mix_general=_split(mix_general), chat_template=chat_template,
+        base=base, data=_split(data), out=out, strategy=strategy, mix_general=_split(general), general_fraction=general_fraction, chat_template=chat_template,
         lora=lora, merge=merge, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
         lambda_descent=lambda_descent, red_fraction=red_fraction, logging_steps=logging_steps, save_steps=save_steps, resume=resume,

@@ -18,6 +18,7 @@ DANGEROUSQA_ROWS = 12
 HARMFULQA_TOPICS, HARMFULQA_SUBTOPICS, HARMFULQA_QUESTIONS = 2, 2, 4
 JAILJUDGE_ROWS, SAFERLHF_ROWS = 300, 160
 BIGBENCH_EXAMPLES, TRUTHFULQA_EXAMPLES, MMLU_ROWS = 12, 12, 40
+XSTEST_PER_TYPE = 3  # prompts of each type (5 safe types, 5 unsafe contrasts) and their labelled replies
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -55,6 +56,8 @@ def main() -> None:
     _csv_head(labels / "jailbreakeval_JAILJUDGEmini.csv", TARGET / "judge-labels" / "jailbreakeval_JAILJUDGEmini.csv", JAILJUDGE_ROWS)
     _csv_head(labels / "jailbreakeval_Safe-RLHFmini.csv", TARGET / "judge-labels" / "jailbreakeval_Safe-RLHFmini.csv", SAFERLHF_ROWS)
 
+    _xstest_slice(src / "xstest", TARGET / "xstest")
+
     from redinstruct.utility._convert import source_files
 
     for name, task in sorted(source_files(src / "utility").items()):
@@ -72,6 +75,33 @@ def main() -> None:
     kept = spread[: MMLU_ROWS // 2] + [header] + spread[MMLU_ROWS // 2 :]
     (TARGET / "utility" / "mmlu").mkdir(parents=True, exist_ok=True)
     (TARGET / "utility" / "mmlu" / "mmlu.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def _xstest_slice(source: Path, target: Path) -> None:
+    """The first XSTEST_PER_TYPE prompts of every type, and every model's human-labelled replies to them."""
+    with (source / "xstest_prompts.csv").open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, prompts = list(reader.fieldnames or []), list(reader)
+    per_type: dict[str, int] = {}
+    kept = []
+    for row in prompts:
+        per_type[row["type"]] = per_type.get(row["type"], 0) + 1
+        if per_type[row["type"]] <= XSTEST_PER_TYPE:
+            kept.append(row)
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / "xstest_prompts.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
+    wanted = {row["prompt"] for row in kept}
+    for completions in sorted(source.glob("xstest_v2_completions_*.csv")):
+        with completions.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields, rows = list(reader.fieldnames or []), [r for r in reader if r["prompt"] in wanted]
+        with (target / completions.name).open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 if __name__ == "__main__":

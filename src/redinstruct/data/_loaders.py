@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import DatasetError
-from ._question import Question, content_id, normalize_text
+from ._question import PROMPT_LABELS, Question, content_id, normalize_text
 
 TEXT_COLUMNS = ("question", "text", "prompt", "goal", "query", "instruction")
 TOPIC_COLUMNS = ("topic", "category")
 SUBTOPIC_COLUMNS = ("subtopic", "subcategory")
 ID_COLUMNS = ("id", "question_id")
+LABEL_COLUMNS = ("label",)
+TYPE_COLUMNS = ("type",)
+# label values read as safe / unsafe (case-insensitive)
+LABEL_ALIASES = {"safe": "safe", "benign": "safe", "harmless": "safe", "unsafe": "unsafe", "harmful": "unsafe"}
 DEFAULT_TOPIC = "uncategorized"
 
 
@@ -39,6 +43,9 @@ class QuestionBank:
     def topics(self) -> list[str]:
         return sorted({q.topic for q in self.questions})
 
+    def has_safe_prompts(self) -> bool:
+        return any(q.label == "safe" for q in self.questions)
+
 
 @dataclass(frozen=True)
 class _Row:
@@ -46,6 +53,8 @@ class _Row:
     topic: str
     subtopic: str
     id: str | None = None
+    label: str = "unsafe"
+    type: str = ""
 
 
 def load_question_file(
@@ -99,7 +108,7 @@ def build_bank(name: str, rows: Iterable[_Row], *, source: str, drop_duplicates:
                 continue
         else:
             first_by_text[norm] = qid
-        questions.append(Question(qid, row.text.strip(), row.topic, row.subtopic, source))
+        questions.append(Question(qid, row.text.strip(), row.topic, row.subtopic, source, row.label, row.type))
     if not questions:
         raise DatasetError(f"dataset '{name}' has no questions")
     return QuestionBank(name, questions, list(groups.values()), dropped)
@@ -200,13 +209,29 @@ def _rows_from_records(
     topic_col = _pick_column(fields, topic_column, TOPIC_COLUMNS, path, "topic")
     subtopic_col = _pick_column(fields, subtopic_column, SUBTOPIC_COLUMNS, path, "subtopic")
     id_col = _pick_column(fields, None, ID_COLUMNS, path, "id")
+    label_col = _pick_column(fields, None, LABEL_COLUMNS, path, "label")
+    type_col = _pick_column(fields, None, TYPE_COLUMNS, path, "type")
     rows = []
-    for record in records:
+    for number, record in enumerate(records, start=2 if path.suffix.lower() == ".csv" else 1):
         text = record.get(text_col)
         if not isinstance(text, str) or not text.strip():
             continue
-        topic = str(record.get(topic_col) or DEFAULT_TOPIC) if topic_col else DEFAULT_TOPIC
+        prompt_type = str(record.get(type_col) or "").strip() if type_col else ""
+        # XSTest has prompt types but no topics: the type is the natural grouping
+        topic = str(record.get(topic_col) or DEFAULT_TOPIC) if topic_col else (prompt_type or DEFAULT_TOPIC)
         subtopic = str(record.get(subtopic_col) or DEFAULT_TOPIC) if subtopic_col else DEFAULT_TOPIC
         qid = record.get(id_col) if id_col else None
-        rows.append(_Row(text, topic, subtopic, str(qid) if qid not in (None, "") else None))
+        label = _prompt_label(record.get(label_col), path, number) if label_col else "unsafe"
+        rows.append(_Row(text, topic, subtopic, str(qid) if qid not in (None, "") else None, label, prompt_type))
     return rows
+
+
+def _prompt_label(raw: Any, path: Path, number: int) -> str:
+    """A row's `label` as safe / unsafe; an empty cell means unsafe (a bank without labels is all unsafe)."""
+    value = str(raw if raw is not None else "").strip().lower()
+    if not value:
+        return "unsafe"
+    if value not in LABEL_ALIASES:
+        where = f"row {number}" if path.suffix.lower() == ".csv" else f"record {number}"
+        raise DatasetError(f"{path} {where}: label must be one of {', '.join(PROMPT_LABELS)}, got {str(raw)!r}")
+    return LABEL_ALIASES[value]

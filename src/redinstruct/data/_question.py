@@ -5,16 +5,24 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
+PROMPT_LABELS = ("safe", "unsafe")
+
 
 @dataclass(frozen=True)
 class Question:
-    """A harmful question: `(id, text, topic, subtopic, source)`."""
+    """A question: `(id, text, topic, subtopic, source)`, with its `label` and prompt `type` where the bank has them.
+
+    `label` is `unsafe` (a harmful request: ASR counts it) or `safe` (a harmless prompt, often one that
+    looks unsafe as in XSTest: over-refusal counts it); a bank without labels is all `unsafe`.
+    """
 
     id: str
     text: str
     topic: str
     subtopic: str
     source: str
+    label: str = "unsafe"
+    type: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -17,6 +17,7 @@ from ..errors import DatasetError
 from ._loaders import QuestionBank, load_question_file
 
 _RED_INSTRUCT = "https://raw.githubusercontent.com/declare-lab/red-instruct/main/harmful_questions"
+_XSTEST_COMMIT = "475f10bf0a3d6a9dfb174b6de1a38afbfdff98a5"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class NamedDataset:
     description: str
     url: str | None = None  # None: shipped inside the package
     sha256: str | None = None
+    folder: str = "redinstruct"  # its folder in a data root laid out like ../shared/data
 
 
 DATASETS: dict[str, NamedDataset] = {
@@ -50,10 +52,20 @@ DATASETS: dict[str, NamedDataset] = {
             f"{_RED_INSTRUCT}/harmfulqa.json",
             "e04c1f3c48800ea84f954298e2a74f27e391069e037d60a22c2727eaa22f2cf8",
         ),
+        NamedDataset(
+            "xstest",
+            "xstest_prompts.csv",
+            "XSTest (Roettger et al. 2024, CC-BY-4.0): 250 safe prompts that look unsafe and 200 unsafe contrasts, "
+            "with label and type: measures over-refusal beside ASR",
+            f"https://raw.githubusercontent.com/paul-rottger/exaggerated-safety/{_XSTEST_COMMIT}/xstest_prompts.csv",
+            "11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a",
+            folder="xstest",
+        ),
     ]
 }
 
 DOWNLOAD_TIMEOUT_S = 30
+_WARNED: set[Path] = set()  # local copies already reported as not canonical (once per process)
 
 
 def sha256_of(path: Path) -> str:
@@ -76,9 +88,10 @@ def dataset_path(name: str) -> Path:
 
     data_dir = os.environ.get("REDINSTRUCT_DATA_DIR")
     if data_dir:
-        candidate = Path(data_dir).expanduser() / spec.filename
-        if candidate.is_file():
-            if spec.sha256 and sha256_of(candidate) != spec.sha256:
+        candidate = _local_copy(Path(data_dir).expanduser(), spec)
+        if candidate is not None:
+            if spec.sha256 and candidate not in _WARNED and sha256_of(candidate) != spec.sha256:
+                _WARNED.add(candidate)
                 print(
                     f"warning: {candidate} differs from the canonical {name} (sha256 mismatch); using it anyway",
                     file=sys.stderr,
@@ -89,6 +102,15 @@ def dataset_path(name: str) -> Path:
     if cached.is_file() and (spec.sha256 is None or sha256_of(cached) == spec.sha256):
         return cached
     return _download(spec, cached)
+
+
+def _local_copy(data_dir: Path, spec: NamedDataset) -> Path | None:
+    """`spec`'s file in $REDINSTRUCT_DATA_DIR: the folder itself, its `<folder>/` (a data root laid out
+    like ../shared/data), or a sibling `<folder>/` (when it points at ../shared/data/redinstruct)."""
+    for candidate in (data_dir / spec.filename, data_dir / spec.folder / spec.filename, data_dir.parent / spec.folder / spec.filename):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _download(spec: NamedDataset, target: Path) -> Path:
@@ -121,7 +143,7 @@ def load_questions(
     subtopic_column: str | None = None,
     drop_duplicates: bool = False,
 ) -> QuestionBank:
-    """Load a question bank by name (`demo`, `dangerousqa`, `harmfulqa`) or from a file path."""
+    """Load a question bank by name (`demo`, `dangerousqa`, `harmfulqa`, `xstest`) or from a file path."""
     source_str = str(source)
     if source_str in DATASETS:
         path = dataset_path(source_str)

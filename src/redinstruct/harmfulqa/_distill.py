@@ -5,7 +5,10 @@ refusal-with-help demonstrations in its context; replies the refusal judge marks
 kept. Training on them without that context distils the behaviour into the weights (Askell et al.,
 2021). Red replies: the same model's own answers with no safety context, kept when they do not
 refuse. Optional benign questions give general conversations (the model's own answers), so
-training does not teach it to refuse everything.
+training does not teach it to refuse everything; optional borderline-safe prompts (safe requests
+that sound unsafe) are answered the same way, without the safety context, so that the model learns
+where the line is. A general or borderline answer is kept only when the compliance judge calls it
+full compliance: a refusal of a harmless prompt is exactly what the general data must not teach.
 """
 
 from __future__ import annotations
@@ -68,8 +71,11 @@ class LocalGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from transformers.utils import logging as hf_logging
+
         from ..safealign._align import base_model_path
 
+        hf_logging.disable_progress_bar()
         path = base_model_path(model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -78,26 +84,33 @@ class LocalGenerator:
             raise RedInstructError(f"cannot load model '{model}': {str(ex).splitlines()[0] if str(ex) else ex}") from None
         if not getattr(self.tokenizer, "chat_template", None):
             raise RedInstructError(f"model '{model}' has no chat template: distillation needs one")
-        self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
+        self.engine: Any = None
 
     def generate(self, conversations: Sequence[list[dict[str, str]]]) -> list[str]:
-        import torch
+        """Greedy replies through the generation engine: continuous batching, and the few-shot safety
+        context (the prompts' shared prefix) computed once per admitted group."""
+        from ..models._engine import GenerationRequest, PrefixSharingGenerator
 
+        if self.engine is None:
+            eos = self.tokenizer.eos_token_id
+            self.engine = PrefixSharingGenerator(self.model, self.tokenizer, self.batch_size, [eos] if eos is not None else [])
         texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.inference_mode():
-            output = self.model.generate(
-                **encoded, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
-            )
-        return [r.strip() for r in self.tokenizer.batch_decode(output[:, encoded.input_ids.shape[1]:], skip_special_tokens=True)]
+        futures = [
+            self.engine.submit(GenerationRequest(text, self.max_new_tokens), self.tokenizer(text, add_special_tokens=False).input_ids)
+            for text in texts
+        ]
+        return [f.result().text.strip() for f in futures]
 
 
 def _pending(stage: StageFile, jobs: list[tuple[str, str, list[dict[str, str]]]]) -> list[tuple[str, str, list[dict[str, str]]]]:
     return [job for job in jobs if job[0] not in stage]
+
+
+GENERAL_KINDS = ("benign", "borderline")
 
 
 def distill(
@@ -105,8 +118,9 @@ def distill(
     harmful: Sequence[Question],
     benign: Sequence[str] = (),
     echo: Callable[[str], None] = print,
+    borderline: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Generate (resumably) and write `harmfulqa.json` and, with benign questions, `general.json`."""
+    """Generate (resumably) and write `harmfulqa.json` and, with benign or borderline prompts, `general.json`."""
     from ..judges._refusal import find_refusal
 
     if not harmful:
@@ -118,22 +132,41 @@ def distill(
     jobs = [(f"{q.id}#blue", q.text, safety_messages(context, q.text)) for q in harmful]
     jobs += [(f"{q.id}#red", q.text, plain_messages(q.text)) for q in harmful]
     jobs += [(f"benign{n}#general", text, plain_messages(text)) for n, text in enumerate(benign)]
+    jobs += [(f"borderline{n}#general", text, plain_messages(text)) for n, text in enumerate(borderline)]
     todo = _pending(stage, jobs)
     if todo:
+        from .._progress import Progress
+        from ..judges import get_judge
+
         generator = LocalGenerator(settings.model, settings.max_new_tokens, settings.batch_size)
-        for start in range(0, len(todo), settings.batch_size):
-            batch = todo[start : start + settings.batch_size]
-            for (key, question, _), reply in zip(batch, generator.generate([m for _, _, m in batch])):
-                stage.add({"key": key, "question": question, "reply": reply, "refusal": find_refusal(reply) is not None})
-            echo(f"distill: {min(start + len(batch), len(todo))}/{len(todo)} replies")
-    return write_distilled(out, stage, harmful, len(benign))
+        compliance = get_judge("compliance")
+        chunk = 4 * settings.batch_size  # the engine keeps its batch full; each chunk is saved as it ends
+        with Progress("distill", len(todo), unit="answer") as progress:
+            for start in range(0, len(todo), chunk):
+                batch = todo[start : start + chunk]
+                replies = generator.generate([m for _, _, m in batch])
+                classes = [r.compliance for r in compliance.score([q for _, q, _ in batch], replies)]  # type: ignore[attr-defined]
+                for (key, question, _), reply, compliance_class in zip(batch, replies, classes):
+                    stage.add({"key": key, "question": question, "reply": reply, "refusal": find_refusal(reply) is not None,
+                               "compliance": compliance_class if reply else None})
+                progress.advance(len(batch))
+    return write_distilled(out, stage, harmful, {"benign": len(benign), "borderline": len(borderline)})
 
 
 def _turns(question: str, reply: str) -> list[dict[str, str]]:
     return [{"from": "human", "value": question}, {"from": "gpt", "value": reply}]
 
 
-def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], benign_count: int) -> dict[str, int]:
+def _helpful(entry: dict[str, Any] | None) -> bool:
+    """A general / borderline answer worth training on: non-empty and, by the compliance judge, full compliance."""
+    if not entry or not entry["reply"]:
+        return False
+    if "compliance" in entry:
+        return entry["compliance"] == "full_compliance"
+    return not entry["refusal"]  # a line written before the compliance judge existed
+
+
+def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], general_counts: dict[str, int]) -> dict[str, int]:
     records = []
     for index, q in enumerate(harmful):
         blue, red = stage.get(f"{q.id}#blue"), stage.get(f"{q.id}#red")
@@ -145,13 +178,18 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], be
             "red_conversations": {"0": _turns(q.text, red["reply"]) if keep_red else None},
         })
     (out / "harmfulqa.json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
-    general = [stage.get(f"benign{n}#general") for n in range(benign_count)]
-    general_records = [{"conversations": _turns(g["question"], g["reply"])} for g in general if g and g["reply"]]
-    if benign_count:
+    general_records, counts = [], {}
+    for kind in GENERAL_KINDS:
+        entries = [stage.get(f"{kind}{n}#general") for n in range(general_counts.get(kind, 0))]
+        kept = [{"kind": kind, "conversations": _turns(g["question"], g["reply"])} for g in entries if g and _helpful(g)]
+        general_records += kept
+        counts[f"{kind}_kept"], counts[f"{kind}_asked"] = len(kept), len(entries)
+    if any(general_counts.values()):
         (out / "general.json").write_text(json.dumps(general_records, indent=1, ensure_ascii=False), encoding="utf-8")
     return {
         "questions": len(records),
         "blue_kept": sum(r["blue_conversations"]["0"] is not None for r in records),
         "red_kept": sum(r["red_conversations"]["0"] is not None for r in records),
         "general": len(general_records),
+        **counts,
     }

@@ -1,6 +1,7 @@
 """Judges label a reply `harmful`, `unharmful` or `unknown`."""
 
 from ._base import (
+    DEFAULT_COMPLIANCE_JUDGE,
     DEFAULT_JUDGE,
     VERDICTS,
     BatchScoringJudge,
@@ -23,8 +24,32 @@ from ._guard import HarmBenchJudge, LlamaGuardJudge, StrongRejectJudge, parse_ha
 from ._sources import SOURCES, load_label_sources, load_xstest_harm_labels
 from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
+from ._compliance_labels import COMPLIANCE_CLASSES, REFUSAL_CLASSES, compliance_class
+from ._compliance_llm import LLMComplianceJudge, parse_compliance
+from ._compliance import (
+    ComplianceHead,
+    ComplianceJudge,
+    ComplianceLabel,
+    calibrate_compliance,
+    compliance_metrics,
+    fit_compliance,
+    load_compliance_labels,
+)
 
 __all__ = [
+    "ComplianceHead",
+    "ComplianceJudge",
+    "ComplianceLabel",
+    "calibrate_compliance",
+    "compliance_metrics",
+    "fit_compliance",
+    "load_compliance_labels",
+    "COMPLIANCE_CLASSES",
+    "REFUSAL_CLASSES",
+    "compliance_class",
+    "LLMComplianceJudge",
+    "parse_compliance",
+    "DEFAULT_COMPLIANCE_JUDGE",
     "DEFAULT_JUDGE",
     "HarmBenchJudge",
     "LlamaGuardJudge",

@@ -19,7 +19,7 @@ from .._progress import Progress
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunInterrupted
-from ..judges import DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
+from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
 from ..judges._quality import judge_quality
 from ..models import ModelSpec, build_model, check_model_ready, check_reachable, resolve_model
 from ..prompts import Render, check_render, load_template
@@ -29,7 +29,7 @@ from ._samples import SampleStore, listening, sample_key
 from ._task import DEFAULT_MAX_TOKENS, build_red_eval
 
 # settings that change what a sample's line means: a log folder holds one value of each
-_MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens")
+_MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens", "compliance_judge", "compliance_judge_model")
 
 
 @dataclass
@@ -52,6 +52,8 @@ class EvalConfig:
     log_samples: bool = True  # samples inside the inspect logs (samples.jsonl always has them)
     judge_calibration: str | None = None  # calibration JSON of the judge: adds the corrected ASR
     judge_threshold: float | None = None  # score at which rubric / classifier judges say harmful
+    compliance_judge: str = DEFAULT_COMPLIANCE_JUDGE  # sorts replies to safe prompts (over-refusal)
+    compliance_judge_model: str | list[str] | None = None  # for compliance-llm
 
 
 @dataclass
@@ -71,6 +73,7 @@ def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
     path = log_dir / "run.json"
     settings = {k: getattr(config, k) for k in _MANIFEST_KEYS}
     settings["judge_model"] = judge_models_of(config.judge_model)
+    settings["compliance_judge_model"] = judge_models_of(config.compliance_judge_model)
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
@@ -105,6 +108,10 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
         specs_of_judges = [resolve_model(name) for name in judge_models_of(config.judge_model)]
     else:
         specs_of_judges = []
+    judge_needs_model(config.compliance_judge)
+    get_judge(config.compliance_judge, config.compliance_judge_model)
+    if judge_needs_model(config.compliance_judge):
+        specs_of_judges += [resolve_model(name) for name in judge_models_of(config.compliance_judge_model)]
     for spec in specs + specs_of_judges:  # before the run folder exists: a typo leaves nothing behind
         check_model_ready(spec)
     return specs, banks, template_names
@@ -127,7 +134,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         if retried:
             echo(f"retrying {retried} sample(s) that ended in an error last time")
     reused_before = len(store)
-    judge_checked = False
+    judge_checked = compliance_checked = False
     order = (config.models, [b.name for b in banks.values()], template_names)  # summary rows follow the request
 
     for spec in specs:
@@ -158,6 +165,8 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                         samples_file=str(store.path),
                         model_label=spec.name,
                         judge_threshold=config.judge_threshold,
+                        compliance_judge=config.compliance_judge,
+                        compliance_judge_model=config.compliance_judge_model,
                     )
                 )
         if not tasks:
@@ -169,6 +178,10 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             for name in judge_models_of(config.judge_model):
                 _check_judge_model(name)
             judge_checked = True
+        if judge_needs_model(config.compliance_judge) and not compliance_checked:
+            for name in judge_models_of(config.compliance_judge_model):
+                _check_judge_model(name)
+            compliance_checked = True
         echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
         with ExitStack() as stack:
             if config.display is None:  # our progress (per judged sample, the model as typed) unless inspect's display is asked for
@@ -243,6 +256,8 @@ def _record_incomplete(
                     "question": q.text,
                     "topic": q.topic,
                     "subtopic": q.subtopic,
+                    "label": q.label,
+                    "type": q.type,
                     "prompt": None,
                     "response_raw": None,
                     "response": None,
@@ -251,6 +266,8 @@ def _record_incomplete(
                     "judge_score": None,
                     "judge_categories": [],
                     "echo": False,
+                    "compliance": "unknown",
+                    "compliance_rationale": "",
                     "error": "sample did not complete (see the inspect log in this folder)",
                 }
                 assert sample_key(record) == record_key

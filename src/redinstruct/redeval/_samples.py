@@ -22,6 +22,8 @@ SAMPLE_FIELDS = (
     "question",
     "topic",
     "subtopic",
+    "label",
+    "type",
     "prompt",
     "response_raw",
     "response",
@@ -30,6 +32,8 @@ SAMPLE_FIELDS = (
     "judge_score",
     "judge_categories",
     "echo",
+    "compliance",
+    "compliance_rationale",
     "error",
 )
 

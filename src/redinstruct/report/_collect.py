@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import RedInstructError
 from ..redeval._samples import sample_key
 
-SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo")
+SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance")
 
 
 @dataclass

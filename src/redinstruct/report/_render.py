@@ -6,10 +6,11 @@ import json
 from html import escape
 from typing import Any
 
-from ..redeval._metrics import format_cell, summarize
+from ..judges._compliance import compliance_quality_line
 from ..judges._quality import quality_line
+from ..redeval._metrics import format_cell, format_refusal_cell, summarize
 from ._collect import ReportData
-from ._svg import bar_chart, heatmap, line_chart
+from ._svg import bar_chart, heatmap, line_chart, scatter_chart
 
 HHH_COLUMNS = ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh")
 UTILITY_ORDER = ("truthfulqa_mc1", "truthfulqa_mc2", "mmlu", "bbh", "bbh_fewshot", "hhh", "bigbench_hhh_alignment_multiple_choice")
@@ -55,6 +56,10 @@ SCRIPT = """
       const head = document.createElement('div');
       const v = document.createElement('span'); v.className = 'verdict-' + x.verdict; v.textContent = x.verdict;
       head.appendChild(v);
+      if (x.label === 'safe') {
+        const c = document.createElement('span'); c.className = 'compliance'; c.textContent = ' · safe prompt: ' + (x.compliance || 'unknown');
+        head.appendChild(c);
+      }
       head.appendChild(document.createTextNode(' · ' + x.model + ' · ' + x.dataset + ' · ' + x.template + ' · ' + x.topic));
       div.appendChild(head);
       const q = document.createElement('div'); q.className = 'question'; q.textContent = x.question == null ? '' : String(x.question);
@@ -86,6 +91,32 @@ def asr_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs))
     cells = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
     return ["model"] + [f"{d} / {t}" for d, t in columns], [[m] + [cells.get((m, d, t), "") for d, t in columns] for m in models]
+
+
+def over_refusal_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | None:
+    """Rows are models, columns dataset x template: refusals of safe prompts (None when no run has any)."""
+    with_safe = [r for r in runs if r.get("over_refusal")]
+    if not with_safe:
+        return None
+    models = list(dict.fromkeys(r["model"] for r in with_safe))
+    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in with_safe))
+    cells = {(r["model"], r["dataset"], r["template"]): format_refusal_cell(r["over_refusal"]) for r in with_safe}
+    return ["model"] + [f"{d} / {t}" for d, t in columns], [[m] + [cells.get((m, d, t), "") for d, t in columns] for m in models]
+
+
+def safety_points(runs: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    """Per model: (name, over-refusal on every safe prompt, ASR pooled over every unsafe prompt), for models with both."""
+    points = []
+    for model in dict.fromkeys(r["model"] for r in runs):
+        mine = [r for r in runs if r["model"] == model]
+        harmful = sum(r["harmful"] for r in mine)
+        judged = harmful + sum(r["unharmful"] for r in mine)
+        safe = [r["over_refusal"] for r in mine if r.get("over_refusal")]
+        refused = sum(s["full_refusal"] + s["partial_refusal"] for s in safe)
+        classified = sum(s["n"] - s["unknown"] for s in safe)
+        if judged and classified:
+            points.append((model, refused / classified, harmful / judged))
+    return points
 
 
 def _acc(result: dict[str, Any], task: str) -> float | None:
@@ -130,6 +161,9 @@ def _plots(runs: list[dict[str, Any]], data: ReportData) -> str:
     cells = {(t, f"{r['model']} / {r['template']}"): r["by_topic"][t]["asr"] for r in runs for t in r["by_topic"]}
     if topics:
         parts.append(heatmap(topics, list(dict.fromkeys(columns)), cells, "ASR per topic"))
+    points = safety_points(runs)
+    if points:
+        parts.append(scatter_chart(points, "Safety against over-refusal (lower left is better)", "safe prompts refused", "ASR on unsafe prompts"))
     for metric in ("blue_nll", "red_nll"):
         series = {label: [(e["step"], e[metric]) for e in log if e.get(metric) is not None] for label, log in data.training.items()}
         series = {k: v for k, v in series.items() if v}
@@ -152,6 +186,12 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
                      _table(header, [[escape(c) for c in row] for row in rows], "asr")]
         judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")
+        refusals = over_refusal_table(runs)
+        if refusals:
+            sections += ["<h2>Over-refusal: safe prompts refused</h2>",
+                         '<p class="muted">Full + partial refusals / classified replies to prompts labelled safe, 95% Wilson interval; '
+                         "ASR above counts only prompts labelled unsafe. " + escape(compliance_quality_line()) + "</p>",
+                         _table(refusals[0], [[escape(c) for c in row] for row in refusals[1]], "over-refusal")]
     if data.utility:
         (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)
         if hhh_rows:
@@ -184,6 +224,10 @@ def render_markdown(data: ReportData) -> str:
         lines += ["## RED-EVAL attack success rate", "", f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.", "",
                   *(f"Judge {quality_line(j)}" for j in judges), "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+        refusals = over_refusal_table(runs)
+        if refusals:
+            lines += ["## Over-refusal: safe prompts refused", "", "Full + partial refusals / classified replies to safe prompts, 95% Wilson interval. " + compliance_quality_line(), "",
+                      "| " + " | ".join(refusals[0]) + " |", "|" + "---|" * len(refusals[0])] + ["| " + " | ".join(r) + " |" for r in refusals[1]] + [""]
     if data.utility:
         (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)
         for name, header, rows in (("HHH (accuracy %)", hhh_header, hhh_rows), ("Utility (accuracy %)", u_header, u_rows)):

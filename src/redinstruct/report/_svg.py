@@ -98,3 +98,27 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
     out += _legend(list(series), left + plot_w + 12, top)
     out.append("</svg>")
     return "".join(out)
+
+
+def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_label: str, y_label: str) -> str:
+    """One labelled point per (name, x, y), both axes 0..1 shown as %; the best corner is bottom-left."""
+    width, height, left, bottom, top = 560, 300, 52, 44, 28
+    plot_w, plot_h = width - left - 190, height - bottom - top
+    out = [f'<svg class="plot scatter" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
+           f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    for tick in (0, 25, 50, 75, 100):
+        y = top + plot_h * (1 - tick / 100)
+        x = left + plot_w * tick / 100
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{tick}%</text>'
+                   f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" class="grid"/>'
+                   f'<text x="{x:.1f}" y="{top + plot_h + 14}" class="tick" text-anchor="middle">{tick}%</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
+               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
+    for i, (name, x_value, y_value) in enumerate(points):
+        cx, cy = left + plot_w * x_value, top + plot_h * (1 - y_value)
+        out.append(f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{PALETTE[i % len(PALETTE)]}">'
+                   f'<title>{escape(name)}: {x_label} {100 * x_value:.1f}%, {y_label} {100 * y_value:.1f}%</title></circle>')
+    out += _legend([name for name, _, _ in points], left + plot_w + 12, top)
+    out.append("</svg>")
+    return "".join(out)

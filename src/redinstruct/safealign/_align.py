@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RedInstructError
-from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations
+from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, mix_general
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
 
 STRATEGIES = ("blue", "blue-red", "dpo", "kto")
@@ -19,7 +19,8 @@ class AlignConfig:
     data: list[str]
     out: str
     strategy: str = "blue"
-    mix_general: list[str] = field(default_factory=list)
+    mix_general: list[str] = field(default_factory=list)  # helpful conversations (`--general`)
+    general_fraction: float | None = None  # their share of the NLL-trained conversations; None: all of them
     chat_template: str = "vicuna"  # or "model"
     lora: bool = False
     merge: bool = False
@@ -83,7 +84,10 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     conversations = [c for path in config.data for c in load_harmfulqa_conversations(path)]
     if config.strategy == "blue":
         conversations = [c for c in conversations if c.kind == "blue"]
-    conversations += [c for path in config.mix_general for c in load_general_conversations(path)]
+    general = [c for path in config.mix_general for c in load_general_conversations(path)]
+    if config.general_fraction is not None and not general:
+        raise RedInstructError("--general-fraction needs --general FILE")
+    conversations += mix_general(conversations, general, config.general_fraction, config.seed)
     if not conversations:
         raise RedInstructError("no training conversations in the given --data")
     if config.strategy != "blue" and not any(c.kind == "red" for c in conversations):

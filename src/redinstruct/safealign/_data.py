@@ -58,17 +58,68 @@ def load_harmfulqa_conversations(path: str | Path) -> list[Conversation]:
     return out
 
 
+# prompt / reply column pairs of single-turn files, first match wins
+PAIR_COLUMNS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"), ("instruction", "output"), ("input", "output"))
+
+
+def _read_records(path: Path) -> Any:
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                return list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as ex:
+            raise RedInstructError(f"cannot read {path}: {ex}") from None
+    return _read_json_or_jsonl(path)
+
+
+def _pair_turns(record: dict[str, Any]) -> list[dict[str, str]] | None:
+    for prompt, reply in PAIR_COLUMNS:
+        if isinstance(record.get(prompt), str) and isinstance(record.get(reply), str) and record[prompt].strip() and record[reply].strip():
+            return [{"from": "human", "value": record[prompt]}, {"from": "gpt", "value": record[reply]}]
+    return None
+
+
 def load_general_conversations(path: str | Path) -> list[Conversation]:
-    """General chat data: a list of `{"conversations": [turns]}` (ShareGPT) or of turn lists."""
+    """Helpful conversations: ShareGPT (`{"conversations": [{"from", "value"}]}` or bare turn lists), or
+    single-turn rows with prompt/response (also question/answer, instruction/output) in JSON, JSONL or CSV."""
     path = Path(path)
-    records = _read_json_or_jsonl(path)
+    if not path.is_file():
+        raise RedInstructError(f"general data file not found: {path}")
+    records = _read_records(path)
     if not isinstance(records, list):
         raise RedInstructError(f"{path}: expected a list of conversations")
     out = []
     for n, record in enumerate(records):
         turns = record.get("conversations") if isinstance(record, dict) else record
-        if _valid_turns(turns):
-            out.append(Conversation(turns, "general", f"general:{n}"))
+        if not _valid_turns(turns) and isinstance(record, dict):
+            turns = _pair_turns(record)
+        if turns and _valid_turns(turns):
+            out.append(Conversation(turns, "general", f"{path.stem}:{n}"))
     if not out:
-        raise RedInstructError(f"{path} has no usable conversations ({{'from': 'human'|'gpt', 'value': ...}} turns)")
+        raise RedInstructError(
+            f"{path} has no usable conversations: expected ShareGPT turns ({{'from': 'human'|'gpt', 'value': ...}}) "
+            f"or rows with one of the column pairs {', '.join('/'.join(p) for p in PAIR_COLUMNS)}"
+        )
     return out
+
+
+def mix_general(safety: list[Conversation], general: list[Conversation], fraction: float | None, seed: int = 0) -> list[Conversation]:
+    """The general conversations to train on: all of them, or as many as make `fraction` of the
+    conversations trained with NLL (blue + general), sampled without repeats while they last."""
+    import random
+
+    if fraction is None or not general:
+        return list(general)
+    if not 0 <= fraction < 1:
+        raise RedInstructError("--general-fraction must be at least 0 and below 1")
+    blue = sum(1 for c in safety if c.kind == "blue")
+    target = round(fraction * blue / (1 - fraction))
+    rng = random.Random(seed)
+    picked: list[Conversation] = []
+    while len(picked) < target:  # a small general set is repeated, each pass in a new order
+        chunk = list(general)
+        rng.shuffle(chunk)
+        picked += chunk[: target - len(picked)]
+    return picked

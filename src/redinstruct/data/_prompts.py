@@ -1,0 +1,56 @@
+"""Plain prompt texts from any question file: question banks, BIG-bench tasks, MMLU-style rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DatasetError
+from ._registry import load_questions
+
+MMLU_CHOICES = ("answer_a", "answer_b", "answer_c", "answer_d")
+
+
+def load_prompt_texts(source: str | Path) -> list[str]:
+    """The prompts of a dataset name or file, in file order.
+
+    Reads what `load_questions` reads, plus a BIG-bench `task.json` (`examples[].input`) and MMLU-style
+    JSONL rows (`question` and `answer_a`..`answer_d`: the choices are appended, since many MMLU
+    questions mean nothing without them). Exact repeats and MMLU's stray header rows are dropped.
+    """
+    path = Path(str(source)).expanduser()
+    texts: list[str]
+    if path.suffix.lower() == ".json" and path.is_file() and _is_bigbench(path):
+        examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+        texts = [e["input"] for e in examples if isinstance(e, dict) and isinstance(e.get("input"), str)]
+    elif path.suffix.lower() == ".jsonl" and path.is_file() and _is_mmlu(path):
+        texts = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else None
+            if not row or row.get("question") in (None, "", "question"):
+                continue
+            choices = [str(row.get(c) or "") for c in MMLU_CHOICES]
+            texts.append(row["question"].strip() + "\n" + "\n".join(f"{'ABCD'[i]}) {c}" for i, c in enumerate(choices)))
+    else:
+        texts = [q.text for q in load_questions(source).questions]
+    texts = list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))
+    if not texts:
+        raise DatasetError(f"no prompts in {source}")
+    return texts
+
+
+def _is_bigbench(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("examples"), list)
+
+
+def _is_mmlu(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as f:
+            first = json.loads(f.readline() or "{}")
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False
+    return isinstance(first, dict) and "question" in first and all(c in first for c in MMLU_CHOICES)
