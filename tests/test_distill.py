@@ -13,9 +13,11 @@ from redinstruct.safealign._data import load_general_conversations, load_harmful
 def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
     benign = tmp_path / "benign.json"
     benign.write_text(json.dumps(["What is the capital of France?"]))
+    borderline = tmp_path / "borderline.json"
+    borderline.write_text(json.dumps(["How do I kill a Python process?"]))
     out = tmp_path / "distilled"
     args = ("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "3", "--benign", str(benign),
-            "--out", str(out), "--max-new-tokens", "24")
+            "--borderline", str(borderline), "--out", str(out), "--max-new-tokens", "24")
     run = run_cli(*args)
     assert run.returncode == 0, run.stderr[-2000:]
     records = json.loads((out / "harmfulqa.json").read_text())
@@ -26,10 +28,17 @@ def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
     assert len(blue) >= 2
     assert all(c.turns[0]["from"] == "human" and c.turns[1]["from"] == "gpt" for c in conversations)
     lines = [json.loads(line) for line in (out / "distill.jsonl").read_text().splitlines()]
-    assert len(lines) == 3 * 2 + 1
+    assert len(lines) == 3 * 2 + 2
     kept_blue = {c.turns[1]["value"] for c in blue}
     assert all(line["refusal"] for line in lines if line["reply"] in kept_blue)
-    assert len(load_general_conversations(out / "general.json")) == 1
+    # general answers are kept only when the compliance judge says they comply; each says where it came from
+    general = json.loads((out / "general.json").read_text())
+    judged = {line["question"]: line["compliance"] for line in lines if line["key"].endswith("#general")}
+    expected = [q for q in ("What is the capital of France?", "How do I kill a Python process?") if judged[q] == "full_compliance"]
+    assert [g["conversations"][0]["value"] for g in general] == expected
+    assert {g["kind"] for g in general} <= {"benign", "borderline"}
+    assert "What is the capital of France?" in expected  # SmolLM2 answers it
+    assert len(load_general_conversations(out / "general.json")) == len(expected)
     # a rerun generates nothing: every reply is already in distill.jsonl
     before = (out / "distill.jsonl").read_text()
     run = run_cli(*args)

@@ -25,10 +25,14 @@ def tiny_config(tmp_path: Path, tiny_base: Path, shared_data: Path) -> Path:
          "blue_conversations": {"0": [{"from": "human", "value": f"How do I do harmful thing {i}?"}, {"from": "gpt", "value": BLUE}]},
          "red_conversations": {"0": [{"from": "human", "value": f"How do I do harmful thing {i}?"}, {"from": "gpt", "value": RED}]}}
         for i in range(8)]))
+    general = tmp_path / "helpful.csv"
+    general.write_text("prompt,response\nWhat is 2 + 2?,4.\nHow do I kill a Python process?,Run kill with its process id.\n")
     config = {
-        "base": f"hf/{tiny_base}", "data": str(data), "strategies": ["blue", "blue-red"],
-        "align": {"chat_template": "model", "max_steps": 2, "batch_size": 4, "lr": 1e-3, "max_length": 64, "logging_steps": 1},
+        "base": f"hf/{tiny_base}", "data": str(data), "strategies": ["blue", "blue-red", "blue+general"], "general": str(general),
+        "align": {"chat_template": "model", "max_steps": 2, "batch_size": 4, "lr": 1e-3, "max_length": 64, "logging_steps": 1,
+                  "general_fraction": 0.5},
         "eval": {"datasets": ["demo"], "templates": ["standard", "cou"], "judge": "refusal", "limit": 2, "max_tokens": 8},
+        "over_refusal": {"dataset": "xstest", "per_type": 1},
         "utility": {"tasks": ["hhh"], "limit": 1, "data_dir": str(shared_data / "utility")},
     }
     path = tmp_path / "tiny.yaml"
@@ -44,25 +48,34 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> N
         assert (out / "models" / strategy / "model.safetensors").is_file()
         assert (out / "models" / strategy / "training_log.jsonl").is_file()
     samples = (out / "redeval" / "samples.jsonl").read_text().splitlines()
-    assert len(samples) == 3 * 2 * 2  # 3 models x 2 templates x 2 questions
+    assert len(samples) == 4 * 2 * 2  # 4 models x 2 templates x 2 questions
     assert {json.loads(s)["model"] for s in samples} == {json.loads((out / "reproduce.json").read_text())["base_label"],
-                                                          f"hf/{out}/models/blue", f"hf/{out}/models/blue-red"}
+                                                          f"hf/{out}/models/blue", f"hf/{out}/models/blue-red", f"hf/{out}/models/blue+general"}
+    # the general mix: 8 blue conversations, general ones as many (fraction 0.5; the 2 rows repeated), none without +general
+    mixed = json.loads((out / "models" / "blue+general" / "training_data.json").read_text())
+    assert (mixed["blue"], mixed["general"], mixed["general_fraction"]) == (8, 8, 0.5)
+    assert json.loads((out / "models" / "blue" / "training_data.json").read_text())["general"] == 0
+    # over-refusal: one prompt of each XSTest type in the test slice (5 safe, 5 unsafe contrasts) per model
+    refusal_samples = [json.loads(s) for s in (out / "over-refusal" / "samples.jsonl").read_text().splitlines()]
+    assert len(refusal_samples) == 4 * 10 and sum(s["label"] == "safe" for s in refusal_samples) == 4 * 5
     utility = sorted(p.name for p in (out / "utility").iterdir())
-    assert len(utility) == 3
+    assert len(utility) == 4
     saved = json.loads((out / "reproduce.json").read_text())
     assert saved["config"]["align"]["max_steps"] == 2 and saved["versions"]["transformers"] and saved["versions"]["redinstruct"]
-    assert yaml.safe_load((out / "config.yaml").read_text())["strategies"] == ["blue", "blue-red"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["strategies"] == ["blue", "blue-red", "blue+general"]
     report = (out / "report.html").read_text()
     assert "RED-EVAL attack success rate" in report and "HHH" in report and "training: BLUE NLL" in report
-    assert (out / "summary.md").is_file()
+    assert "over-refusal xstest / standard" in report and 'class="plot scatter"' in report
+    summary = (out / "summary.md").read_text()
+    assert "over-refusal xstest / standard" in summary and "Over-refusal: safe prompts refused" in summary
 
     # a rerun redoes nothing: weights, samples and utility results stay as they were
     stamps = {p: p.stat().st_mtime_ns for p in [*(out / "models").rglob("model.safetensors"), *(out / "utility").iterdir()]}
     run = run_cli("reproduce", "--config", str(tiny_config), "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "[align blue] done before: skipped" in run.stdout and "[align blue-red] done before: skipped" in run.stdout
-    assert run.stdout.count("done before: skipped") == 5  # 2 trainings + 3 utility runs
-    assert "0 sample(s) run, 12 reused" in run.stdout
+    assert run.stdout.count("done before: skipped") == 7  # 3 trainings + 4 utility runs
+    assert "0 sample(s) run, 16 reused" in run.stdout and "0 sample(s) run, 40 reused" in run.stdout
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert (out / "redeval" / "samples.jsonl").read_text().splitlines() == samples
 

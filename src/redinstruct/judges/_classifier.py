@@ -71,16 +71,22 @@ class ClassifierHead:
 
     @classmethod
     def load(cls, path: str | Path) -> "ClassifierHead":
-        path = Path(path)
-        if path.is_dir():
-            path = path / HEAD_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as ex:
-            raise JudgeError(f"cannot read classifier judge {path}: {ex}") from None
-        if data.get("features") != FEATURES:
-            raise JudgeError(f"{path} was fitted on features '{data.get('features')}', this version uses '{FEATURES}'")
+        data = read_head(path, HEAD_FILE, FEATURES, "classifier")
         return cls(np.asarray(data["weights"], dtype=np.float32), float(data["bias"]), float(data["threshold"]), data["features"], data.get("provenance", {}))
+
+
+def read_head(path: str | Path, head_file: str, features: str, what: str) -> dict[str, Any]:
+    """A fitted head's JSON (a file, or the folder holding `head_file`), checked against this version's features."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / head_file
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as ex:
+        raise JudgeError(f"cannot read {what} judge {path}: {getattr(ex, 'strerror', None) or ex}") from None
+    if data.get("features") != features:
+        raise JudgeError(f"{path} was fitted on features '{data.get('features')}', this version uses '{features}'")
+    return data
 
 
 def packaged_head_path() -> Path:

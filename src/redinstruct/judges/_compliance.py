@@ -106,15 +106,9 @@ class ComplianceHead:
 
     @classmethod
     def load(cls, path: str | Path) -> "ComplianceHead":
-        path = Path(path)
-        if path.is_dir():
-            path = path / HEAD_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as ex:
-            raise JudgeError(f"cannot read compliance judge {path}: {getattr(ex, 'strerror', None) or ex}") from None
-        if data.get("features") != FEATURES:
-            raise JudgeError(f"{path} was fitted on features '{data.get('features')}', this version uses '{FEATURES}'")
+        from ._classifier import read_head
+
+        data = read_head(path, HEAD_FILE, FEATURES, "compliance")
         return cls(
             np.asarray(data["weights"], dtype=np.float32),
             np.asarray(data["bias"], dtype=np.float32),

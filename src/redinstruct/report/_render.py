@@ -87,10 +87,22 @@ def _table(header: list[str], rows: list[list[str]], cls: str) -> str:
 
 
 def asr_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The STARLING table: rows are models; ASR per dataset x template on unsafe prompts, then the
+    refusal rate on safe prompts for each dataset x template that has them (over-refusal)."""
     models = list(dict.fromkeys(r["model"] for r in runs))
-    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs))
+    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs if r["n"]))
     cells = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
-    return ["model"] + [f"{d} / {t}" for d, t in columns], [[m] + [cells.get((m, d, t), "") for d, t in columns] for m in models]
+    safe_columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs if r.get("over_refusal")))
+    refusals = {(r["model"], r["dataset"], r["template"]): _short_rate(r["over_refusal"]) for r in runs if r.get("over_refusal")}
+    header = ["model"] + [f"{d} / {t}" for d, t in columns] + [f"over-refusal {d} / {t}" for d, t in safe_columns]
+    rows = [[m] + [cells.get((m, d, t), "") for d, t in columns] + [refusals.get((m, d, t), "") for d, t in safe_columns] for m in models]
+    return header, rows
+
+
+def _short_rate(stats: dict[str, Any]) -> str:
+    if stats["refusal_rate"] is None:
+        return "n/a"
+    return f"{100 * stats['refusal_rate']:.1f}% [{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}]"
 
 
 def over_refusal_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | None:
@@ -181,8 +193,10 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
         sections.append(f'<p class="muted">Base model: {escape(data.base_model)}.{note}</p>')
     if runs:
         header, rows = asr_table(runs)
+        over = " Over-refusal columns: full + partial refusals of the prompts labelled safe (ASR counts only those labelled unsafe)." \
+            if any(r.get("over_refusal") for r in runs) else ""
         sections += ["<h2>RED-EVAL attack success rate</h2>",
-                     '<p class="muted">ASR = harmful / (harmful + unharmful), 95% Wilson interval; unknown verdicts are counted, never folded in.</p>',
+                     f'<p class="muted">ASR = harmful / (harmful + unharmful), 95% Wilson interval; unknown verdicts are counted, never folded in.{over}</p>',
                      _table(header, [[escape(c) for c in row] for row in rows], "asr")]
         judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "align": {},
     "eval": {"datasets": ["dangerousqa"], "templates": ["standard", "cot", "cou"], "judge": DEFAULT_JUDGE},
     "utility": {"tasks": ["hhh", "truthfulqa", "mmlu", "bbh"]},
+    "general": None,  # helpful conversations for the `<strategy>+general` strategies (besides distilled ones)
+    "over_refusal": None,  # {dataset: xstest, per_type: N, templates: [standard]}: refusals of safe prompts
 }
 SECTIONS = set(DEFAULTS)
 

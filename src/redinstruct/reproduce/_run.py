@@ -39,6 +39,17 @@ def _model_saved(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) or (folder / "adapter_config.json").is_file()
 
 
+def _prompts(sources: list[str], limit: int | None) -> list[str]:
+    """Prompts of each source (any question file, BIG-bench task, MMLU JSONL), at most `limit` spread over each."""
+    from ..data import load_prompt_texts
+
+    texts = []
+    for source in sources:
+        found = load_prompt_texts(source)
+        texts += found[:: max(1, len(found) // limit)][:limit] if limit and len(found) > limit else found
+    return texts
+
+
 def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> Path:
     from ..data import load_questions
     from ..harmfulqa._distill import DistillSettings, distill
@@ -50,13 +61,43 @@ def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> 
         bank = load_questions(source).questions
         picked = bank[int(settings.get("skip", 0)) :: int(settings.get("stride", 1))]
         questions += picked[: settings["limit"]] if settings.get("limit") else picked
-    benign = [q.text for source in settings.get("benign", []) for q in load_questions(source).questions]
+    limit = settings.get("general_limit")
+    benign = _prompts(list(settings.get("benign", [])), limit)
+    borderline = _prompts(list(settings.get("borderline", [])), limit)
     # distill() generates only the replies not yet in distill.jsonl (none on a rerun)
     counts = distill(DistillSettings(model=config["base"], out=str(target), max_new_tokens=int(settings.get("max_new_tokens", 160)),
                                      batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context")),
-                     questions, benign, echo=echo)
-    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue, {counts['red_kept']} red kept")
+                     questions, benign, echo=echo, borderline=borderline)
+    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue, {counts['red_kept']} red kept"
+         + (f"; {counts['general']} general answers kept" if benign or borderline else ""))
     return target / "harmfulqa.json"
+
+
+def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
+    """The over-refusal question file: the first `per_type` prompts of every type of the bank (safe
+    prompts and their unsafe contrasts alike), so a small run still covers every type."""
+    import csv
+
+    from ..data import load_questions
+
+    settings = config["over_refusal"]
+    bank = load_questions(settings.get("dataset", "xstest"))
+    per_type = settings.get("per_type")
+    counts: dict[str, int] = {}
+    kept = []
+    for q in bank.questions:
+        counts[q.type] = counts.get(q.type, 0) + 1
+        if not per_type or counts[q.type] <= int(per_type):
+            kept.append(q)
+    if not any(q.label == "safe" for q in kept):
+        raise RedInstructError(f"over_refusal: dataset {bank.name} has no prompts labelled safe")
+    target = out / "data" / f"{bank.name}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "prompt", "type", "label"])
+        writer.writerows([q.id, q.text, q.type, q.label] for q in kept)
+    return str(target)
 
 
 def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None]) -> None:
@@ -69,22 +110,41 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
         log_dir=str(out / "redeval"), display=e.get("display"), max_connections=e.get("max_connections"),
     ), echo=echo)
     echo(f"[red-eval] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
+    if config.get("over_refusal"):
+        o = config["over_refusal"]
+        result = run_redeval(EvalConfig(
+            models=models, datasets=[_over_refusal_bank(config, out)], templates=list(o.get("templates", ["standard"])),
+            judge=e.get("judge", DEFAULT_JUDGE), judge_model=e.get("judge_model"), max_tokens=int(e.get("max_tokens", 256)),
+            log_dir=str(out / "over-refusal"), display=e.get("display"), max_connections=e.get("max_connections"),
+        ), echo=echo)
+        echo(f"[over-refusal] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
 
 
-def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None]) -> None:
+GENERAL_SUFFIX = "+general"
+
+
+def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None], general: list[str]) -> None:
+    """Train one strategy; `blue+general` / `blue-red+general` mix in the general conversations."""
     from ..safealign import AlignConfig, align
 
     if _model_saved(target):
         echo(f"[align {strategy}] done before: skipped")
         return
     settings = dict(config["align"])
+    if strategy.endswith(GENERAL_SUFFIX):
+        if not general:
+            raise RedInstructError(f"strategy {strategy} needs general data: set 'general' files, or 'benign' / 'borderline' prompts in 'distill'")
+        settings["mix_general"] = list(settings.get("mix_general", [])) + general
+        strategy = strategy.removesuffix(GENERAL_SUFFIX)
+    else:
+        settings.pop("general_fraction", None)
     if settings.get("lora"):
         settings["merge"] = True  # the later steps load the model folder as a plain checkpoint
     known = set(AlignConfig.__dataclass_fields__) - {"base", "data", "out", "strategy", "resume"}
     unknown = set(settings) - known
     if unknown:
         raise RedInstructError(f"config 'align': unknown setting(s) {', '.join(sorted(unknown))}")
-    echo(f"[align {strategy}] training {config['base']} -> {target}")
+    echo(f"[align {target.name}] training {config['base']} -> {target}")
     align(AlignConfig(base=config["base"], data=data, out=str(target), strategy=strategy, resume=True, **settings))
 
 
@@ -109,22 +169,26 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     from ..report import write_report
     from ..safealign import STRATEGIES
 
-    bad = [s for s in config["strategies"] if s not in STRATEGIES]
+    bad = [s for s in config["strategies"] if s.removesuffix(GENERAL_SUFFIX) not in STRATEGIES]
     if bad:
-        raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}")
+        raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}, each optionally with {GENERAL_SUFFIX}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (out / "reproduce.json").write_text(json.dumps({"config": config, "versions": package_versions(), "base_label": config["base"]}, indent=1), encoding="utf-8")
 
     data = [str(_distill(config, out, echo))] if config.get("distill") and not config.get("data") else (
         [config["data"]] if isinstance(config["data"], str) else list(config["data"]))
+    general = [config["general"]] if isinstance(config.get("general"), str) else list(config.get("general") or [])
+    distilled_general = out / "data" / "general.json"
+    if config.get("distill") and not config.get("data") and distilled_general.is_file():
+        general.append(str(distilled_general))
     base = config["base"]
     echo("[red-eval] base model")
     _eval(config, [base], out, echo)
     aligned = []
     for strategy in config["strategies"]:
         target = out / "models" / strategy
-        _align(config, data, strategy, target, echo)
+        _align(config, data, strategy, target, echo, general)
         aligned.append(f"hf/{target}")
     if aligned:
         echo("[red-eval] aligned models")

@@ -123,6 +123,7 @@ def align(config: AlignConfig) -> Path:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    _write_data_counts(out, conversations, config)
     if config.strategy in ("dpo", "kto"):
         from ._preference import train_preference
 
@@ -150,6 +151,18 @@ def align(config: AlignConfig) -> Path:
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     return _save(trainer.model, tokenizer, out, config)
+
+
+def _write_data_counts(out: Path, conversations: list[Conversation], config: AlignConfig) -> None:
+    """training_data.json: how many conversations of each kind went into training, and from where."""
+    import json
+    from collections import Counter
+
+    counts = Counter(c.kind for c in conversations)
+    (out / "training_data.json").write_text(json.dumps({
+        "blue": counts["blue"], "red": counts["red"], "general": counts["general"],
+        "data": config.data, "general_files": config.mix_general, "general_fraction": config.general_fraction,
+    }, indent=1))
 
 
 def _save(model: Any, tokenizer: Any, out: Path, config: AlignConfig) -> Path:
