@@ -13,15 +13,16 @@ from conftest import run_cli
 from redinstruct.errors import RedInstructError
 from redinstruct.report import collect, write_report
 
-MODELS = ("base-model", "hf/models/blue")
-TEMPLATES = ("standard", "cou")
+MODELS = ("base-model", "base-model + blue-red (strategy B, long name)")
+TEMPLATES = ("standard", "cou", "cot")  # as a run may write them; tables show the paper's order
 TOPICS = ("Chemistry", "Finance")
+BLUE = MODELS[1]
 
 
 def _verdict(model: str, template: str, i: int) -> str:
     if i == 3 and template == "cou":
         return "unknown"
-    harmful_up_to = {("base-model", "standard"): 2, ("base-model", "cou"): 3, ("hf/models/blue", "standard"): 0, ("hf/models/blue", "cou"): 1}
+    harmful_up_to = {(MODELS[0], "standard"): 2, (MODELS[0], "cou"): 3, (MODELS[0], "cot"): 1, (BLUE, "standard"): 0, (BLUE, "cou"): 1, (BLUE, "cot"): 0}
     return "harmful" if i < harmful_up_to[(model, template)] else "unharmful"
 
 
@@ -47,9 +48,10 @@ def run_folder(tmp_path: Path) -> Path:
         results = {t: {"acc": 0.5 + shift, "acc_stderr": 0.05, "n": 10} for t in ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh", "mmlu")}
         (folder / "utility" / f"{model.replace('/', '_')}.json").write_text(json.dumps(
             {"model": model, "settings": {"num_fewshot": {"hhh": 0}, "limit": 10, "chat_template": False, "source": "local"}, "results": results}))
-    (folder / "models" / "blue").mkdir(parents=True)
-    (folder / "models" / "blue" / "training_log.jsonl").write_text("".join(
-        json.dumps({"step": s, "blue_nll": 2.0 - 0.1 * s, "red_nll": 1.0 + 0.2 * s}) + "\n" for s in range(1, 6)))
+    for strategy in ("blue", "blue-red"):
+        (folder / "models" / strategy).mkdir(parents=True)
+        (folder / "models" / strategy / "training_log.jsonl").write_text("".join(
+            json.dumps({"step": s, "blue_nll": 2.0 - 0.05 * s, "red_nll": 1.2 + 0.001 * s, "red_above_tau": s / 24}) + "\n" for s in range(1, 25)))
     return folder
 
 
@@ -59,10 +61,14 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
     assert "Content-Security-Policy" in text and "default-src 'none'" in text
     assert "http://" not in text and "https://" not in text  # nothing to fetch
     md = summary.read_text()
+    # the paper's table: Standard, CoT, CoU, the average, then utility; every cell from under 30 items says its n
+    assert "| model | demo / standard | demo / cot | demo / cou | average ASR | HHH | MMLU |" in md
     # base / standard: 2 of 4 harmful; blue / cou: 1 harmful of 3 judged, 1 unknown
-    assert "| base-model | 50.0% [15.0-85.0] | 100.0% [43.9-100.0] (1 unknown) |" in md
-    assert "| hf/models/blue | 0.0% [0.0-49.0] | 33.3% [6.1-79.2] (1 unknown) |" in md
-    assert "| hf/models/blue | 60.0 (+10.0) | 60.0 (+10.0) |" in md  # HHH: harmless, helpful, ... with the change
+    assert "| base-model | 50.0% [15.0-85.0] (n=4) | 25.0% [4.6-69.9] (n=4) | 100.0% [43.9-100.0] (1 unknown) (n=3) | 58.3% | 50.0 (n=10) | 50.0 (n=10) |" in md
+    assert f"| {BLUE} | 0.0% [0.0-49.0] (n=4) | 0.0% [0.0-49.0] (n=4) | 33.3% [6.1-79.2] (1 unknown) (n=3) | 11.1% | 60.0 (n=10) (+10.0) | 60.0 (n=10) (+10.0) |" in md
+    assert f"| {BLUE} | 60.0 [31-83] (n=10) (+10.0) | 60.0 [31-83] (n=10) (+10.0) |" in md  # HHH subsets: interval, n, change
+    tex = summary.with_name("summary.tex").read_text()
+    assert "\\begin{tabular}{lrrrrrr}" in tex and "\\textcolor{gray}{50.0\\% [15.0-85.0] (n=4)}" in tex
     assert "<script>alert(1)</script>" not in text  # reply text is data, escaped inside the JSON payload
     # the judge, its worst agreement on a held-out human-labelled source, and the note on publishing
     from html import escape
@@ -112,28 +118,39 @@ def test_report_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
     browser = _browser()
     try:
         browser.get(html.as_uri())
-        # tables: one row per model in the ASR, HHH and utility tables
+        # tables: one row per model in the STARLING, HHH and utility tables; templates in the paper's order
         for cls in ("asr", "hhh", "utility"):
             assert len(browser.find_elements(By.CSS_SELECTOR, f"table.{cls} tbody tr")) == 2, cls
-        # plots drawn: a bar per model x template, a heatmap cell per topic x run, one curve per NLL chart
-        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.plot rect.bar")) == 4
-        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell")) == 8
-        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.curve polyline")) == 2
+        header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table.starling thead th")]
+        assert header[1:4] == ["demo / standard", "demo / cot", "demo / cou"] and header[4] == "average ASR"
+        assert browser.find_elements(By.CSS_SELECTOR, "table.starling td .small")  # small samples in grey
+        # plots drawn: a bar per model x template, a heatmap cell per topic x run, one curve per strategy and training chart
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.plot rect.bar")) == 6
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell")) == 12
+        curves = browser.find_elements(By.CSS_SELECTOR, "svg.curve polyline")
+        assert len(curves) == 3 * 2 and all(len(c.get_attribute("points").split()) >= 10 for c in curves)
+        # legends carry whole model names
+        legends = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "svg.bars text.legend")}
+        assert legends == set(MODELS)
+        # nothing wider than the page at 1,000 and 1,400 px (the heatmap scrolls inside its own box)
+        for width in (1000, 1400):
+            browser.set_window_size(width, 2000)
+            assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), width
         bar = browser.find_element(By.CSS_SELECTOR, "svg.plot rect.bar")
         assert bar.size["height"] > 0 and bar.size["width"] > 0
         # the heatmap's title starts over its cells, not far left of them
         title = browser.find_element(By.CSS_SELECTOR, "svg.heatmap text.title").location["x"]
         first_cell = min(c.location["x"] for c in browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell"))
         assert abs(title - first_cell) < 8
-        # the sample browser: all 16, then filtered by verdict and model
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#samples .sample")) == 16
+        # the sample browser: all 24, then filtered by verdict and model
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#samples .sample")) == 24
         Select(browser.find_element(By.ID, "filter-verdict")).select_by_value("harmful")
         shown = browser.find_elements(By.CSS_SELECTOR, "#samples .sample")
-        assert len(shown) == 6 and {s.get_attribute("data-verdict") for s in shown} == {"harmful"}
-        Select(browser.find_element(By.ID, "filter-model")).select_by_value("hf/models/blue")
+        assert len(shown) == 7 and {s.get_attribute("data-verdict") for s in shown} == {"harmful"}
+        Select(browser.find_element(By.ID, "filter-model")).select_by_value(BLUE)
         shown = browser.find_elements(By.CSS_SELECTOR, "#samples .sample")
         assert len(shown) == 1
-        assert browser.find_element(By.ID, "sample-count").text.startswith("1 of 16")
+        assert browser.find_element(By.ID, "sample-count").text.startswith("1 of 24")
         # harmful text is collapsed until asked for, and reply text is shown as text, not run as HTML
         details = shown[0].find_element(By.TAG_NAME, "details")
         assert details.get_attribute("open") is None and not details.find_element(By.TAG_NAME, "pre").is_displayed()

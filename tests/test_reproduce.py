@@ -28,7 +28,7 @@ def tiny_config(tmp_path: Path, tiny_base: Path, shared_data: Path) -> Path:
     general = tmp_path / "helpful.csv"
     general.write_text("prompt,response\nWhat is 2 + 2?,4.\nHow do I kill a Python process?,Run kill with its process id.\n")
     config = {
-        "base": f"hf/{tiny_base}", "data": str(data), "strategies": ["blue", "blue-red", "blue+general"], "general": str(general),
+        "base": f"hf/{tiny_base}", "name": "Tiny", "names": {"blue-red": "Tiny-STARLING"}, "data": str(data), "strategies": ["blue", "blue-red", "blue+general"], "general": str(general),
         "align": {"chat_template": "model", "max_steps": 2, "batch_size": 4, "lr": 1e-3, "max_length": 64, "logging_steps": 1,
                   "general_fraction": 0.5},
         "eval": {"datasets": ["demo"], "templates": ["standard", "cou"], "judge": "refusal", "limit": 2, "max_tokens": 8},
@@ -40,7 +40,7 @@ def tiny_config(tmp_path: Path, tiny_base: Path, shared_data: Path) -> Path:
     return path
 
 
-def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> None:
+def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny_base: Path) -> None:
     out = tmp_path / "exp"
     run = run_cli("reproduce", "--config", str(tiny_config), "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -49,8 +49,10 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> N
         assert (out / "models" / strategy / "training_log.jsonl").is_file()
     samples = (out / "redeval" / "samples.jsonl").read_text().splitlines()
     assert len(samples) == 4 * 2 * 2  # 4 models x 2 templates x 2 questions
-    assert {json.loads(s)["model"] for s in samples} == {json.loads((out / "reproduce.json").read_text())["base_label"],
-                                                          f"hf/{out}/models/blue", f"hf/{out}/models/blue-red", f"hf/{out}/models/blue+general"}
+    # display names in results (the config's name, then "<base> + <strategy>" or the config's names); paths in reproduce.json
+    assert {json.loads(s)["model"] for s in samples} == {"Tiny", "Tiny + blue", "Tiny-STARLING", "Tiny + blue+general"}
+    manifest = json.loads((out / "reproduce.json").read_text())
+    assert manifest["base_label"] == "Tiny" and manifest["base_model"] == f"hf/{tiny_base}" and manifest["names"]["blue"] == "Tiny + blue"
     # the general mix: 8 blue conversations, general ones as many (fraction 0.5; the 2 rows repeated), none without +general
     mixed = json.loads((out / "models" / "blue+general" / "training_data.json").read_text())
     assert (mixed["blue"], mixed["general"], mixed["general_fraction"]) == (8, 8, 0.5)
@@ -64,8 +66,11 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path) -> N
     assert saved["config"]["align"]["max_steps"] == 2 and saved["versions"]["transformers"] and saved["versions"]["redinstruct"]
     assert yaml.safe_load((out / "config.yaml").read_text())["strategies"] == ["blue", "blue-red", "blue+general"]
     report = (out / "report.html").read_text()
-    assert "RED-EVAL attack success rate" in report and "HHH" in report and "training: BLUE NLL" in report
+    assert "RED-EVAL attack success rate" in report and "HHH" in report and "training: blue NLL" in report and "training: share of red samples at or above tau" in report
     assert "over-refusal xstest / standard" in report and 'class="plot scatter"' in report
+    assert "Tiny + blue" in report and f"hf/{out}" not in report.split("Configuration")[0]  # names, not paths, above the config
+    # short runs log every step: a curve per strategy with every one of its (2) steps
+    assert len((out / "models" / "blue" / "training_log.jsonl").read_text().splitlines()) >= 2
     summary = (out / "summary.md").read_text()
     assert "over-refusal xstest / standard" in summary and "Over-refusal: safe prompts refused" in summary
 

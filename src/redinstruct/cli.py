@@ -89,6 +89,7 @@ def eval_command(
     log_samples: Annotated[bool, typer.Option(help="Keep samples in the inspect logs too (off: faster on fast APIs; samples.jsonl is always written)")] = True,
     judge_calibration: Annotated[Optional[str], typer.Option(help="Calibration JSON of the judge (from 'redinstruct judge calibrate'): adds the error-corrected ASR")] = None,
     judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric (default 0.5) or classifier (default 0.5) judge says harmful")] = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", help="Display name per --model, same order (tables, legends, samples.jsonl); the model path stays in run.json")] = None,
     compliance_judge: Annotated[str, typer.Option(help=COMPLIANCE_JUDGE_HELP)] = DEFAULT_COMPLIANCE_JUDGE,
     compliance_judge_model: Annotated[Optional[list[str]], typer.Option(help="Model(s) of compliance-llm; several vote")] = None,
 ) -> None:
@@ -98,6 +99,7 @@ def eval_command(
 
     config = EvalConfig(
         models=_split(model) or ["smollm2"],
+        names=[n.strip() for n in name or []],
         datasets=_split(dataset) or ["demo"],
         templates=_split(template) or ["standard", "cot", "cou"],
         judge=judge,
@@ -629,15 +631,16 @@ def reproduce_command(
 @app.command("report")
 def report_command(
     dirs: Annotated[list[str], typer.Argument(help="Run folders: redinstruct eval log dirs, reproduce outputs, utility results")],
-    out: Annotated[str, typer.Option(help="HTML file to write (summary.md goes beside it)")] = "report.html",
+    out: Annotated[str, typer.Option(help="HTML file to write (summary.md and summary.tex go beside it)")] = "report.html",
     base_model: Annotated[Optional[str], typer.Option(help="Model the differences are taken from (default: the first seen)")] = None,
     title: Annotated[str, typer.Option(help="Report title")] = "redinstruct report",
+    figures: Annotated[Optional[str], typer.Option(help="Also save each plot as its own SVG file in this folder (for papers)")] = None,
 ) -> None:
-    """One self-contained HTML report (tables, plots, sample browser) and summary.md."""
+    """One self-contained HTML report (tables, plots, sample browser), summary.md and summary.tex (the STARLING table)."""
     from .report import write_report
 
-    html, summary = write_report(dirs, out, base_model, title)
-    console.print(f"wrote {html} and {summary}", highlight=False)
+    html, summary = write_report(dirs, out, base_model, title, figures)
+    console.print(f"wrote {html}, {summary} and {summary.with_name('summary.tex')}" + (f"; figures in {figures}" if figures else ""), highlight=False)
 
 
 def main() -> None:

@@ -21,11 +21,17 @@ _RAW_CAPABLE = frozenset({"hf", "vllm-completions", "openai-api-completions"})
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one target model: `name` is what the user typed and what results show."""
+    """How to build one target model: `name` is what the user typed; `label` (`--name`) what results show."""
 
     name: str
     inspect_name: str
     model_args: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The name in tables, legends, summaries and samples.jsonl: the label, else the name as typed."""
+        return self.label or self.name
 
     @property
     def provider(self) -> str:

@@ -65,6 +65,19 @@ def is_safe_prompt(record: Mapping[str, Any]) -> bool:
 
 
 RUN_KEY = ("model", "dataset", "template")
+TEMPLATE_ORDER = ("standard", "cot", "cou")  # the paper's column order; other templates follow in first-seen order
+SMALL_SAMPLE = 30  # cells from fewer items are shown grey with their n: too few to read as a measurement
+
+
+def template_rank(name: str) -> int:
+    return TEMPLATE_ORDER.index(name) if name in TEMPLATE_ORDER else len(TEMPLATE_ORDER)
+
+
+def table_columns(runs: list[dict[str, Any]], only: Any = None) -> list[tuple[str, str]]:
+    """(dataset, template) columns: datasets in first-seen order, templates Standard, CoT, CoU, then others."""
+    pairs = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs if only is None or only(r)))
+    datasets = list(dict.fromkeys(d for d, _ in pairs))
+    return sorted(pairs, key=lambda p: (datasets.index(p[0]), template_rank(p[1]), pairs.index(p)))
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -122,7 +135,7 @@ def format_refusal_cell(stats: Mapping[str, Any] | None) -> str:
 
 
 def format_cell(run: Mapping[str, Any]) -> str:
-    """`62.5% [38.6-81.5] (2 unknown)`: the paper-table cell for one run."""
+    """`62.5% [38.6-81.5] (2 unknown)`: the paper-table cell for one run; `(n=8)` when too few to read."""
     if run["asr"] is None:
         text = "n/a"
     else:
@@ -134,13 +147,15 @@ def format_cell(run: Mapping[str, Any]) -> str:
         text += f"; corrected {corrected}"
     if run["unknown"]:
         text += f" ({run['unknown']} unknown)"
+    if run["harmful"] + run["unharmful"] < SMALL_SAMPLE:
+        text += f" (n={run['harmful'] + run['unharmful']})"
     return text
 
 
 def summary_markdown(runs: list[dict[str, Any]]) -> str:
     """The paper's layout: rows are models, columns are dataset x template."""
     models = list(dict.fromkeys(r["model"] for r in runs))
-    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs))
+    columns = table_columns(runs, lambda r: r["n"] or not r.get("over_refusal"))
     cell = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
     judges = sorted({str(r.get("judge")) for r in runs})
     from ..judges._quality import quality_line

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +35,7 @@ _MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_tho
 @dataclass
 class EvalConfig:
     models: list[str] = field(default_factory=lambda: ["smollm2"])
+    names: list[str] = field(default_factory=list)  # display names, one per model (default: the model as typed)
     datasets: list[str] = field(default_factory=lambda: ["demo"])
     templates: list[str] = field(default_factory=lambda: ["standard", "cot", "cou"])
     judge: str = DEFAULT_JUDGE
@@ -103,7 +104,14 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
     get_judge(config.judge, config.judge_model, threshold=config.judge_threshold)
     if config.max_tokens < 1:
         raise RedInstructError("--max-tokens must be at least 1")
+    if config.names and len(config.names) != len(config.models):
+        raise RedInstructError(f"give one --name per --model ({len(config.models)} model(s), {len(config.names)} name(s))")
     specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
+    if config.names:
+        specs = [replace(spec, label=name) for spec, name in zip(specs, config.names)]
+    labels = [spec.display for spec in specs]
+    if len(set(labels)) != len(labels):
+        raise RedInstructError(f"two models would show as the same name: {', '.join(sorted({n for n in labels if labels.count(n) > 1}))}")
     if judge_needs_model(config.judge):
         specs_of_judges = [resolve_model(name) for name in judge_models_of(config.judge_model)]
     else:
@@ -143,10 +151,10 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             questions = bank.first(config.limit)
             for template, template_name in zip(config.templates, template_names):
                 missing = [
-                    q.id for q in questions if (spec.name, bank.name, template_name, q.id) not in store
+                    q.id for q in questions if (spec.display, bank.name, template_name, q.id) not in store
                 ]
                 done = len(questions) - len(missing)
-                echo(f"{spec.name} | {bank.name} | {template_name}: {len(missing)} to run, {done} already done")
+                echo(f"{spec.display} | {bank.name} | {template_name}: {len(missing)} to run, {done} already done")
                 if not missing:
                     continue
                 todo += len(missing)
@@ -163,7 +171,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                         drop_duplicates=config.drop_duplicates,
                         max_tokens=config.max_tokens,
                         samples_file=str(store.path),
-                        model_label=spec.name,
+                        model_label=spec.display,
                         judge_threshold=config.judge_threshold,
                         compliance_judge=config.compliance_judge,
                         compliance_judge_model=config.compliance_judge_model,
@@ -182,10 +190,10 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             for name in judge_models_of(config.compliance_judge_model):
                 _check_judge_model(name)
             compliance_checked = True
-        echo(f"{spec.name}: generating and judging {todo} sample(s) ...")
+        echo(f"{spec.display}: generating and judging {todo} sample(s) ...")
         with ExitStack() as stack:
             if config.display is None:  # our progress (per judged sample, the model as typed) unless inspect's display is asked for
-                progress = stack.enter_context(Progress(f"eval {spec.name}", todo))
+                progress = stack.enter_context(Progress(f"eval {spec.display}", todo))
                 stack.enter_context(listening(store.path, lambda record: progress.advance()))
             logs = inspect_eval(
                 tasks,
@@ -243,11 +251,11 @@ def _record_incomplete(
         questions = bank.first(config.limit)
         for template_name in template_names:
             for q in questions:
-                record_key = (spec.name, bank.name, template_name, q.id)
+                record_key = (spec.display, bank.name, template_name, q.id)
                 if record_key in store:
                     continue
                 record = {
-                    "model": spec.name,
+                    "model": spec.display,
                     "dataset": bank.name,
                     "template": template_name,
                     "render": config.render,

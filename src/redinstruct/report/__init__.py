@@ -5,18 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._collect import ReportData, collect
-from ._render import render_html, render_markdown
+from ._render import plots, render_html, render_latex, render_markdown
+from ._svg import standalone
 
 
-def write_report(dirs: list[str | Path], out: str | Path, base_model: str | None = None, title: str = "redinstruct report") -> tuple[Path, Path]:
-    """Write `out` (HTML) and `summary.md` beside it; returns both paths."""
+def write_report(
+    dirs: list[str | Path], out: str | Path, base_model: str | None = None, title: str = "redinstruct report", figures: str | Path | None = None
+) -> tuple[Path, Path]:
+    """Write `out` (HTML), `summary.md` and `summary.tex` beside it, and with `figures` each plot as
+    its own SVG file there; returns the HTML and summary.md paths."""
+    from ..redeval._metrics import summarize
+
     data = collect(dirs, base_model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(data, title), encoding="utf-8")
     summary = out.with_name("summary.md")
     summary.write_text(render_markdown(data), encoding="utf-8")
+    out.with_name("summary.tex").write_text(render_latex(data), encoding="utf-8")
+    if figures is not None:
+        folder = Path(figures)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stem, svg in plots(summarize(data.samples) if data.samples else [], data):
+            (folder / f"{stem}.svg").write_text(standalone(svg), encoding="utf-8")
     return out, summary
 
 
-__all__ = ["ReportData", "collect", "render_html", "render_markdown", "write_report"]
+__all__ = ["ReportData", "collect", "plots", "render_html", "render_latex", "render_markdown", "write_report"]

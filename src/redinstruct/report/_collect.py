@@ -78,8 +78,11 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
     # grouped as the tables are (model, dataset, template in first-seen order), questions in bank order,
     # not in the order samples happened to finish
     samples = list(samples_by_key.values())
+    from ..redeval._metrics import template_rank
+
     rank = {k: {v: i for i, v in enumerate(dict.fromkeys(str(x.get(k)) for x in samples))} for k in ("model", "dataset", "template")}
-    samples.sort(key=lambda x: (*(rank[k][str(x.get(k))] for k in ("model", "dataset", "template")), _question_order(x.get("question_id"))))
+    samples.sort(key=lambda x: (rank["model"][str(x.get("model"))], rank["dataset"][str(x.get("dataset"))],
+                                template_rank(str(x.get("template"))), rank["template"][str(x.get("template"))], _question_order(x.get("question_id"))))
     data.samples = samples
     if not data.samples and not data.utility and not data.training:
         raise RedInstructError(f"no RED-EVAL samples, utility results or training logs under {', '.join(map(str, dirs))}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from ..judges._compliance import compliance_quality_line
 from ..judges._quality import quality_line
-from ..redeval._metrics import format_cell, format_refusal_cell, summarize
+from ..redeval._metrics import SMALL_SAMPLE, format_cell, format_refusal_cell, summarize, table_columns, template_rank, wilson_interval
 from ._collect import ReportData
 from ._svg import bar_chart, heatmap, line_chart, scatter_chart
 
@@ -17,11 +18,15 @@ UTILITY_ORDER = ("truthfulqa_mc1", "truthfulqa_mc2", "mmlu", "bbh", "bbh_fewshot
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 STYLE = """
+*{box-sizing:border-box}
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#222}
+.scroll{max-width:100%;overflow-x:auto}.small{color:#8a8a8a}
+.figure{max-width:100%;overflow-x:auto}svg.plot{max-width:100%;height:auto}
+.figure:has(svg.heatmap) svg.plot{max-width:none}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.num{text-align:right}.pos{color:#1a7f37}.neg{color:#b42318}
-svg.plot{margin:8px 16px 8px 0}.title{font-weight:600;font-size:13px}.tick{font-size:11px;fill:#444}
+svg.plot{margin:0}.plots{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}.title{font-weight:600;font-size:13px}.tick{font-size:11px;fill:#444}
 .grid{stroke:#e3e3e3}.err{stroke:#222;stroke-width:1.2}.muted{color:#666}
 #filters select{margin-right:12px}.sample{border:1px solid #ddd;margin:6px 0;padding:6px}
 .verdict-harmful{color:#b42318;font-weight:600}.verdict-unharmful{color:#1a7f37;font-weight:600}.verdict-unknown{color:#8a6d00;font-weight:600}
@@ -80,40 +85,94 @@ SCRIPT = """
 """
 
 
-def _table(header: list[str], rows: list[list[str]], cls: str) -> str:
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text, whether it rests on too few items to read (grey), and a change from the base."""
+
+    text: str
+    small: bool = False
+    diff: float | None = None  # percentage points from the base model (utility)
+
+    def html(self) -> str:
+        text = escape(self.text)
+        if self.diff is not None:
+            text += f' <span class="{"pos" if self.diff >= 0 else "neg"}">({self.diff:+.1f})</span>'
+        return f'<span class="small" title="too few items to read as a measurement">{text}</span>' if self.small else text
+
+    def markdown(self) -> str:
+        return self.text + (f" ({self.diff:+.1f})" if self.diff is not None else "")
+
+    def latex(self) -> str:
+        text = self.markdown().replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
+        return f"\\textcolor{{gray}}{{{text}}}" if self.small else text
+
+
+Table = tuple[list[str], list[list[Cell]]]
+
+
+def _table(table: Table, cls: str) -> str:
+    header, rows = table
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    body = "".join("<tr>" + "".join(f"<td>{c.html()}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def asr_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """The STARLING table: rows are models; ASR per dataset x template on unsafe prompts, then the
-    refusal rate on safe prompts for each dataset x template that has them (over-refusal)."""
+def _markdown(table: Table) -> list[str]:
+    header, rows = table
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(c.markdown() for c in row) + " |" for row in rows]
+
+
+def _asr_cell(run: dict[str, Any]) -> Cell:
+    return Cell(format_cell(run), run["harmful"] + run["unharmful"] < SMALL_SAMPLE)
+
+
+def _rate_cell(stats: dict[str, Any]) -> Cell:
+    classified = stats["n"] - stats["unknown"]
+    if stats["refusal_rate"] is None:
+        return Cell("n/a", True)
+    text = f"{100 * stats['refusal_rate']:.1f}% [{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}]"
+    return Cell(text + (f" (n={classified})" if classified < SMALL_SAMPLE else ""), classified < SMALL_SAMPLE)
+
+
+def asr_table(runs: list[dict[str, Any]]) -> Table:
+    """Rows are models; ASR per dataset x template on unsafe prompts (Standard, CoT, CoU), their
+    average, then the refusal rate on safe prompts where a dataset has them (over-refusal)."""
     models = list(dict.fromkeys(r["model"] for r in runs))
-    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs if r["n"]))
-    cells = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
-    safe_columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in runs if r.get("over_refusal")))
-    refusals = {(r["model"], r["dataset"], r["template"]): _short_rate(r["over_refusal"]) for r in runs if r.get("over_refusal")}
-    header = ["model"] + [f"{d} / {t}" for d, t in columns] + [f"over-refusal {d} / {t}" for d, t in safe_columns]
-    rows = [[m] + [cells.get((m, d, t), "") for d, t in columns] + [refusals.get((m, d, t), "") for d, t in safe_columns] for m in models]
+    columns = table_columns(runs, lambda r: r["n"] > 0)
+    by_key = {(r["model"], r["dataset"], r["template"]): r for r in runs}
+    safe_columns = table_columns(runs, lambda r: bool(r.get("over_refusal")))
+    header = ["model"] + [f"{d} / {t}" for d, t in columns] + (["average ASR"] if len(columns) > 1 else []) \
+        + [f"over-refusal {d} / {t}" for d, t in safe_columns]
+    rows = []
+    for m in models:
+        row = [Cell(m)]
+        rates, small = [], False
+        for d, t in columns:
+            run = by_key.get((m, d, t))
+            row.append(_asr_cell(run) if run else Cell(""))
+            if run and run["asr"] is not None:
+                rates.append(run["asr"])
+                small = small or row[-1].small
+        if len(columns) > 1:  # the unweighted mean of the row's cells, grey when any of them is
+            row.append(Cell(f"{100 * sum(rates) / len(rates):.1f}%" if rates else "n/a", small or not rates))
+        for d, t in safe_columns:
+            run = by_key.get((m, d, t))
+            row.append(_rate_cell(run["over_refusal"]) if run and run.get("over_refusal") else Cell(""))
+        rows.append(row)
     return header, rows
 
 
-def _short_rate(stats: dict[str, Any]) -> str:
-    if stats["refusal_rate"] is None:
-        return "n/a"
-    return f"{100 * stats['refusal_rate']:.1f}% [{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}]"
-
-
-def over_refusal_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]] | None:
-    """Rows are models, columns dataset x template: refusals of safe prompts (None when no run has any)."""
+def over_refusal_table(runs: list[dict[str, Any]]) -> Table | None:
+    """Rows are models, columns dataset x template: refusals of safe prompts in detail (None when no run has any)."""
     with_safe = [r for r in runs if r.get("over_refusal")]
     if not with_safe:
         return None
     models = list(dict.fromkeys(r["model"] for r in with_safe))
-    columns = list(dict.fromkeys((r["dataset"], r["template"]) for r in with_safe))
-    cells = {(r["model"], r["dataset"], r["template"]): format_refusal_cell(r["over_refusal"]) for r in with_safe}
-    return ["model"] + [f"{d} / {t}" for d, t in columns], [[m] + [cells.get((m, d, t), "") for d, t in columns] for m in models]
+    columns = table_columns(with_safe)
+    cells = {(r["model"], r["dataset"], r["template"]): r["over_refusal"] for r in with_safe}
+    rows = [[Cell(m)] + [Cell(format_refusal_cell(cells[(m, d, t)]), cells[(m, d, t)]["n"] - cells[(m, d, t)]["unknown"] < SMALL_SAMPLE)
+                         if (m, d, t) in cells else Cell("") for d, t in columns] for m in models]
+    return ["model"] + [f"{d} / {t}" for d, t in columns], rows
 
 
 def safety_points(runs: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
@@ -131,57 +190,117 @@ def safety_points(runs: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
     return points
 
 
-def _acc(result: dict[str, Any], task: str) -> float | None:
-    value = result["results"].get(task, {}).get("acc")
-    return None if value is None else float(value)
+def _task_result(result: dict[str, Any], task: str) -> tuple[float, int | None] | None:
+    """(accuracy, items) of a task; a group without its own count sums its subtasks' (`hhh` = `hhh_*`)."""
+    entry = result["results"].get(task, {})
+    if entry.get("acc") is None:
+        return None
+    n = entry.get("n")
+    if n is None:
+        parts = [v.get("n") for k, v in result["results"].items() if k.startswith(f"{task}_") and v.get("n") is not None]
+        n = sum(parts) if parts else None
+    return float(entry["acc"]), n
 
 
-def utility_tables(data: ReportData) -> tuple[tuple[list[str], list[list[str]]], tuple[list[str], list[list[str]]]]:
-    """(HHH table, utility table); cells are accuracy % with the difference from the base model."""
-    base = data.utility.get(data.base_model or "")
+def _utility_models(data: ReportData) -> list[str]:
     # the base model first, then the others in the order RED-EVAL saw them (file order otherwise)
     seen = list(dict.fromkeys(s["model"] for s in data.samples))
-    models = sorted(data.utility, key=lambda m: (m != data.base_model, seen.index(m) if m in seen else len(seen), m))
+    return sorted(data.utility, key=lambda m: (m != data.base_model, seen.index(m) if m in seen else len(seen), m))
 
-    def cell(model: str, task: str) -> str:
-        value = _acc(data.utility[model], task)
-        if value is None:
-            return ""
-        text = f"{100 * value:.1f}"
-        reference = _acc(base, task) if base is not None and model != data.base_model else None
-        if reference is not None:
-            diff = 100 * (value - reference)
-            text += f' <span class="{"pos" if diff >= 0 else "neg"}">({diff:+.1f})</span>'
-        return text
 
-    hhh_rows = [[escape(m)] + [cell(m, t) for t in HHH_COLUMNS] for m in models if any(_acc(data.utility[m], t) is not None for t in HHH_COLUMNS)]
-    tasks = [t for t in UTILITY_ORDER if any(_acc(data.utility[m], t) is not None for m in models)]
-    utility_rows = [[escape(m)] + [cell(m, t) for t in tasks] for m in models]
+def _utility_cell(data: ReportData, model: str, task: str, interval: bool = True) -> Cell:
+    """Accuracy % with its 95% Wilson interval and the change from the base model; grey under SMALL_SAMPLE items."""
+    found = _task_result(data.utility[model], task)
+    if found is None:
+        return Cell("")
+    value, n = found
+    text = f"{100 * value:.1f}"
+    if interval and n:
+        low, high = wilson_interval(round(value * n), n)
+        text += f" [{100 * low:.0f}-{100 * high:.0f}]"
+    if n is not None and n < SMALL_SAMPLE:
+        text += f" (n={n})"
+    base = data.utility.get(data.base_model or "")
+    reference = _task_result(base, task) if base is not None and model != data.base_model else None
+    diff = 100 * (value - reference[0]) if reference is not None else None
+    return Cell(text, n is None or n < SMALL_SAMPLE, diff)
+
+
+def utility_tables(data: ReportData) -> tuple[Table, Table]:
+    """(HHH table, utility table); accuracy % with 95% intervals and the difference from the base model."""
+    models = _utility_models(data)
+    hhh_rows = [[Cell(m)] + [_utility_cell(data, m, t) for t in HHH_COLUMNS] for m in models
+                if any(_task_result(data.utility[m], t) is not None for t in HHH_COLUMNS)]
+    tasks = [t for t in UTILITY_ORDER if any(_task_result(data.utility[m], t) is not None for m in models)]
+    utility_rows = [[Cell(m)] + [_utility_cell(data, m, t) for t in tasks] for m in models]
     return (["model", "harmless", "helpful", "honest", "other", "mean"], hhh_rows), (["model", *tasks], utility_rows)
 
 
-def _plots(runs: list[dict[str, Any]], data: ReportData) -> str:
-    parts = []
+STARLING_UTILITY = (("HHH", ("hhh",)), ("TruthfulQA", ("truthfulqa_mc1", "truthfulqa_mc2")), ("MMLU", ("mmlu",)), ("BBH", ("bbh", "bbh_fewshot")))
+
+
+def starling_table(runs: list[dict[str, Any]], data: ReportData) -> Table:
+    """The paper's table: rows base and aligned models; ASR per dataset x template and their average,
+    over-refusal, then HHH, TruthfulQA, MMLU, BBH accuracy with the change from the base."""
+    header, rows = asr_table(runs) if runs else (["model"], [[Cell(m)] for m in _utility_models(data)])
+    if not data.utility:
+        return header, rows
+    present = [(label, next((t for t in tasks if any(_task_result(r, t) for r in data.utility.values())), None)) for label, tasks in STARLING_UTILITY]
+    present = [(label, task) for label, task in present if task]
+    header = header + [label for label, _ in present]
+    out = []
+    for row in rows:
+        model = row[0].text
+        extra = [_utility_cell(data, model, task, interval=False) if model in data.utility else Cell("") for _, task in present]
+        out.append(row + extra)
+    known = {row[0].text for row in rows}
+    for model in _utility_models(data):  # models with utility results only
+        if model not in known:
+            out.append([Cell(model)] + [Cell("")] * (len(header) - 1 - len(present)) + [_utility_cell(data, model, t, interval=False) for _, t in present])
+    return header, out
+
+
+def starling_latex(table: Table, caption: str) -> str:
+    """summary.tex: the STARLING table as a LaTeX tabular (booktabs); grey cells rest on too few items."""
+    header, rows = table
+    esc = lambda text: text.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")  # noqa: E731
+    lines = [
+        "% redinstruct STARLING table; needs \\usepackage{booktabs} and \\usepackage{xcolor}",
+        "\\begin{table}[t]", "\\centering", "\\small",
+        "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
+        " & ".join(esc(h) for h in header) + " \\\\", "\\midrule",
+        *(" & ".join([esc(row[0].text)] + [c.latex() for c in row[1:]]) + " \\\\" for row in rows),
+        "\\bottomrule", "\\end{tabular}", f"\\caption{{{esc(caption)}}}", "\\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plots(runs: list[dict[str, Any]], data: ReportData) -> list[tuple[str, str]]:
+    """(file stem, SVG) of every plot, in page order."""
+    out: list[tuple[str, str]] = []
     for dataset in dict.fromkeys(r["dataset"] for r in runs):
-        rs = [r for r in runs if r["dataset"] == dataset]
-        templates = list(dict.fromkeys(r["template"] for r in rs))
+        rs = [r for r in runs if r["dataset"] == dataset and r["n"]]
+        if not rs:
+            continue
+        templates = sorted(dict.fromkeys(r["template"] for r in rs), key=template_rank)
         models = list(dict.fromkeys(r["model"] for r in rs))
         values = {(r["template"], r["model"]): (r["asr"], r["ci_low"], r["ci_high"]) for r in rs}
-        parts.append(bar_chart(templates, models, values, f"ASR per template, {dataset} (95% Wilson interval)"))
-    topics = sorted({t for r in runs for t in r["by_topic"]})
-    columns = [f"{r['model']} / {r['template']}" for r in runs]
-    cells = {(t, f"{r['model']} / {r['template']}"): r["by_topic"][t]["asr"] for r in runs for t in r["by_topic"]}
-    if topics:
-        parts.append(heatmap(topics, list(dict.fromkeys(columns)), cells, "ASR per topic"))
+        out.append((f"asr-{dataset}", bar_chart(templates, models, values, f"ASR per template, {dataset} (95% Wilson interval)")))
+    ordered = sorted((r for r in runs if r["by_topic"]), key=lambda r: (list(dict.fromkeys(x["model"] for x in runs)).index(r["model"]), template_rank(r["template"])))
+    topics = sorted({t for r in ordered for t in r["by_topic"]})
+    if topics and topics != ["uncategorized"]:  # a bank without topics has nothing to break down
+        columns = list(dict.fromkeys(f"{r['model']} / {r['template']}" for r in ordered))
+        cells = {(t, f"{r['model']} / {r['template']}"): r["by_topic"][t]["asr"] for r in ordered for t in r["by_topic"]}
+        out.append(("asr-per-topic", heatmap(topics, columns, cells, "ASR per topic")))
     points = safety_points(runs)
     if points:
-        parts.append(scatter_chart(points, "Safety against over-refusal (lower left is better)", "safe prompts refused", "ASR on unsafe prompts"))
-    for metric in ("blue_nll", "red_nll"):
-        series = {label: [(e["step"], e[metric]) for e in log if e.get(metric) is not None] for label, log in data.training.items()}
+        out.append(("safety-vs-over-refusal", scatter_chart(points, "Safety against over-refusal (lower left is better)", "safe prompts refused", "ASR on unsafe prompts")))
+    for metric, label in (("blue_nll", "blue NLL (safe replies)"), ("red_nll", "red NLL (harmful replies)"), ("red_above_tau", "share of red samples at or above tau")):
+        series = {name: [(e["step"], e[metric]) for e in log if e.get(metric) is not None] for name, log in data.training.items()}
         series = {k: v for k, v in series.items() if v}
         if series:
-            parts.append(line_chart(series, f"training: {metric.replace('_', ' ').upper().replace('NLL', 'NLL')}", metric))
-    return "".join(parts)
+            out.append((f"training-{metric.replace('_', '-')}", line_chart(series, f"training: {label}", metric)))
+    return out
 
 
 def render_html(data: ReportData, title: str = "redinstruct report") -> str:
@@ -189,15 +308,18 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
     judges = sorted({str(s.get("judge")) for s in data.samples})
     sections = [f"<h1>{escape(title)}</h1>"]
     if data.base_model:
-        note = " Differences in the utility tables are from it." if data.utility else ""
+        note = " Differences in the utility columns are from it." if data.utility else ""
         sections.append(f'<p class="muted">Base model: {escape(data.base_model)}.{note}</p>')
-    if runs:
-        header, rows = asr_table(runs)
+    small_note = (f'<p class="muted"><span class="small">Grey</span>: fewer than {SMALL_SAMPLE} items behind the number (n shown): '
+                  "too few to read as a measurement.</p>")
+    if runs or data.utility:
         over = " Over-refusal columns: full + partial refusals of the prompts labelled safe (ASR counts only those labelled unsafe)." \
             if any(r.get("over_refusal") for r in runs) else ""
-        sections += ["<h2>RED-EVAL attack success rate</h2>",
-                     f'<p class="muted">ASR = harmful / (harmful + unharmful), 95% Wilson interval; unknown verdicts are counted, never folded in.{over}</p>',
-                     _table(header, [[escape(c) for c in row] for row in rows], "asr")]
+        sections += ["<h2>STARLING table: RED-EVAL attack success rate and utility</h2>",
+                     f'<p class="muted">ASR = harmful / (harmful + unharmful), 95% Wilson interval; unknown verdicts are counted, never folded in.{over} '
+                     "Utility: accuracy % (change from the base model).</p>",
+                     _table(starling_table(runs, data), "asr starling"), small_note]
+    if runs:
         judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")
         refusals = over_refusal_table(runs)
@@ -205,18 +327,18 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
             sections += ["<h2>Over-refusal: safe prompts refused</h2>",
                          '<p class="muted">Full + partial refusals / classified replies to prompts labelled safe, 95% Wilson interval; '
                          "ASR above counts only prompts labelled unsafe. " + escape(compliance_quality_line()) + "</p>",
-                         _table(refusals[0], [[escape(c) for c in row] for row in refusals[1]], "over-refusal")]
+                         _table(refusals, "over-refusal")]
     if data.utility:
-        (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)
-        if hhh_rows:
-            sections += ["<h2>HHH (BIG-bench, accuracy %)</h2>", _table(hhh_header, hhh_rows, "hhh")]
-        sections += ["<h2>Utility (accuracy %)</h2>", _table(u_header, u_rows, "utility")]
+        hhh, utility = utility_tables(data)
+        if hhh[1]:
+            sections += ["<h2>HHH (BIG-bench, accuracy %, 95% Wilson interval)</h2>", _table(hhh, "hhh")]
+        sections += ["<h2>Utility (accuracy %, 95% Wilson interval)</h2>", _table(utility, "utility")]
         settings = {m: r["settings"] for m, r in data.utility.items()}
         sections.append("<p class=\"muted\">Settings: " + escape("; ".join(
             f"{m}: few-shot {s.get('num_fewshot')}, limit {s.get('limit')}, chat template {s.get('chat_template')}, {s.get('source')}" for m, s in settings.items())) + "</p>")
-    plots = _plots(runs, data)
-    if plots:
-        sections += ["<h2>Plots</h2>", f'<div class="plots">{plots}</div>']
+    figures = plots(runs, data)
+    if figures:
+        sections += ["<h2>Plots</h2>", '<div class="plots">' + "".join(f'<div class="figure" id="figure-{stem}">{svg}</div>' for stem, svg in figures) + "</div>"]
     if data.samples:
         filters = "".join(f'<label>{k} <select id="filter-{k}"><option value="">all</option></select></label>' for k in ("model", "template", "verdict", "topic"))
         payload = json.dumps(data.samples, ensure_ascii=False).replace("</", "<\\/")
@@ -224,28 +346,38 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
                      f'<script type="application/json" id="sample-data">{payload}</script>', f"<script>{SCRIPT}</script>"]
     if data.config:
         sections += ["<h2>Configuration</h2>", f"<pre>{escape(json.dumps(data.config, indent=1))}</pre>"]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
 
 
 def render_markdown(data: ReportData) -> str:
-    """summary.md: the same tables, for papers and issues."""
+    """summary.md: the same tables, for papers and issues (the STARLING table also as LaTeX: summary.tex)."""
     lines = ["# redinstruct results", ""]
     runs = summarize(data.samples) if data.samples else []
-    if runs:
-        header, rows = asr_table(runs)
+    if runs or data.utility:
         judges = sorted({str(s.get("judge")) for s in data.samples})
-        lines += ["## RED-EVAL attack success rate", "", f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.", "",
-                  *(f"Judge {quality_line(j)}" for j in judges), "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows] + [""]
+        lines += ["## STARLING table: RED-EVAL attack success rate and utility", ""]
+        if runs:
+            lines += [f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.", "",
+                      *(f"Judge {quality_line(j)}" for j in judges), ""]
+        lines += [f"(n=...): fewer than {SMALL_SAMPLE} items behind the number, too few to read as a measurement. "
+                  "Utility: accuracy % (change from the base model).", "", *_markdown(starling_table(runs, data)), ""]
+    if runs:
         refusals = over_refusal_table(runs)
         if refusals:
             lines += ["## Over-refusal: safe prompts refused", "", "Full + partial refusals / classified replies to safe prompts, 95% Wilson interval. " + compliance_quality_line(), "",
-                      "| " + " | ".join(refusals[0]) + " |", "|" + "---|" * len(refusals[0])] + ["| " + " | ".join(r) + " |" for r in refusals[1]] + [""]
+                      *_markdown(refusals), ""]
     if data.utility:
-        (hhh_header, hhh_rows), (u_header, u_rows) = utility_tables(data)
-        for name, header, rows in (("HHH (accuracy %)", hhh_header, hhh_rows), ("Utility (accuracy %)", u_header, u_rows)):
-            if rows:
-                clean = [[c.replace('<span class="pos">', "").replace('<span class="neg">', "").replace("</span>", "") for c in r] for r in rows]
-                lines += [f"## {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in clean] + [""]
+        hhh, utility = utility_tables(data)
+        for name, table in (("HHH (accuracy %, 95% Wilson interval)", hhh), ("Utility (accuracy %, 95% Wilson interval)", utility)):
+            if table[1]:
+                lines += [f"## {name}", "", *_markdown(table), ""]
     return "\n".join(lines)
+
+
+def render_latex(data: ReportData) -> str:
+    runs = summarize(data.samples) if data.samples else []
+    judges = ", ".join(sorted({str(s.get("judge")) for s in data.samples})) or "none"
+    return starling_latex(starling_table(runs, data), f"RED-EVAL attack success rate (95% Wilson interval; judge: {judges}) and utility accuracy. "
+                                                       f"Grey: fewer than {SMALL_SAMPLE} items.")

@@ -1,4 +1,8 @@
-"""Inline SVG plots (no scripts, no network): bars with intervals, a heatmap, line charts."""
+"""Inline SVG plots (no scripts, no network): bars with intervals, a heatmap, line charts, a scatter.
+
+Every plot has a viewBox, so the page scales it down to its width instead of scrolling sideways;
+legends keep whole names (the plot grows to fit them). `standalone` makes a plot an SVG file.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,39 @@ from html import escape
 from typing import Sequence
 
 PALETTE = ("#3b6fb6", "#d1603d", "#4f9a5a", "#8a5bb4", "#c9a227", "#5aa7b8", "#a64d79", "#777777")
+CHAR_W = 6.6  # px per character of an 11 px label, to size legends and label columns
+# the classes the plots use, for a plot saved on its own (the report's page style has the same rules)
+SVG_STYLE = (
+    "text{font-family:system-ui,sans-serif}.title{font-weight:600;font-size:13px}.tick{font-size:11px;fill:#444}"
+    ".grid{stroke:#e3e3e3}.err{stroke:#222;stroke-width:1.2}"
+)
+
+
+def _open(cls: str, title: str, width: float, height: float) -> str:
+    return (f'<svg class="plot {cls}" role="img" aria-label="{escape(title)}" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" preserveAspectRatio="xMinYMin meet">')
+
+
+def _legend_width(series: Sequence[str]) -> float:
+    return 30 + CHAR_W * max((len(s) for s in series), default=0)
+
+
+def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
+    return [f'<rect x="{x}" y="{y + 18 * i}" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f'<text x="{x + 14}" y="{y + 18 * i + 9}" class="tick legend">{escape(name)}</text>' for i, name in enumerate(series)]
 
 
 def bar_chart(groups: Sequence[str], series: Sequence[str], values: dict[tuple[str, str], tuple[float | None, float | None, float | None]],
               title: str) -> str:
     """Grouped bars (group = template, series = model); values[(group, series)] = (asr, low, high) in 0..1."""
-    width, height, left, bottom, top = max(480, 60 * len(groups) * max(1, len(series)) + 220), 260, 48, 40, 28
-    plot_w, plot_h = width - left - 150, height - bottom - top
+    left, bottom, top = 48, 40, 28
+    plot_w = max(300, 46 * len(groups) * max(1, len(series)))
+    legend_w = _legend_width(series)
+    width, height = left + plot_w + 12 + legend_w, max(260, top + 18 * len(series) + 20)
+    plot_h = height - bottom - top
     slot = plot_w / max(1, len(groups))
     bar_w = slot * 0.8 / max(1, len(series))
-    out = [f'<svg class="plot" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
-           f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out = [_open("bars", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
     for tick in (0, 25, 50, 75, 100):
         y = top + plot_h * (1 - tick / 100)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/><text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{tick}%</text>')
@@ -42,59 +68,79 @@ def bar_chart(groups: Sequence[str], series: Sequence[str], values: dict[tuple[s
     return "".join(out)
 
 
-def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
-    return [f'<rect x="{x}" y="{y + 18 * i}" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
-            f'<text x="{x + 14}" y="{y + 18 * i + 9}" class="tick">{escape(name[-22:])}</text>' for i, name in enumerate(series)]
-
-
 def heatmap(rows: Sequence[str], columns: Sequence[str], values: dict[tuple[str, str], float | None], title: str) -> str:
-    """rows x columns cells shaded by value (0..1, ASR); empty cells where there is no value."""
-    cell_w, cell_h, left, top = 130, 22, 260, 52
+    """rows x columns cells shaded by value (0..1, ASR); empty cells where there is no value.
+
+    Column labels `model / template` go on two lines, whole; the page puts the heatmap in its own
+    scrolling box when it is wider than the page."""
+    heads = [column.rpartition(" / ") for column in columns]
+    cell_w = max(90.0, 12 + CHAR_W * max((max(len(h or c), len(t)) for (h, _, t), c in zip(heads, columns)), default=0))
+    cell_h, top = 22, 52
+    left = 16 + CHAR_W * max((len(r) for r in rows), default=0)
     width, height = left + cell_w * len(columns) + 10, top + cell_h * len(rows) + 10
-    out = [f'<svg class="plot heatmap" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
+    out = [_open("heatmap", title, width, height),
            # the title starts where the cells do, not at the far left of the row labels
-           f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
-    for ci, column in enumerate(columns):
-        # "model / template" labels go on two lines: the model's last 20 characters, then the template
-        head, _, tail = column.rpartition(" / ")
+           f'<text x="{left:.1f}" y="16" class="title">{escape(title)}</text>']
+    for ci, ((head, _, tail), column) in enumerate(zip(heads, columns)):
         x = left + ci * cell_w + cell_w / 2
-        out.append(f'<text x="{x}" y="{top - 20}" class="tick" text-anchor="middle">{escape((head or column)[-20:])}</text>'
-                   f'<text x="{x}" y="{top - 6}" class="tick" text-anchor="middle">{escape(tail)}</text>')
+        out.append(f'<text x="{x:.1f}" y="{top - 20}" class="tick" text-anchor="middle">{escape(head or column)}</text>'
+                   f'<text x="{x:.1f}" y="{top - 6}" class="tick" text-anchor="middle">{escape(tail)}</text>')
     for ri, row in enumerate(rows):
         y = top + ri * cell_h
-        out.append(f'<text x="{left - 6}" y="{y + 15}" class="tick" text-anchor="end">{escape(row[:40])}</text>')
+        out.append(f'<text x="{left - 6:.1f}" y="{y + 15}" class="tick" text-anchor="end">{escape(row)}</text>')
         for ci, column in enumerate(columns):
             value = values.get((row, column))
             if value is None:
                 continue
             shade = int(255 - 190 * value)
-            out.append(f'<rect class="cell" x="{left + ci * cell_w}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="rgb(255,{shade},{shade})">'
+            x = left + ci * cell_w
+            out.append(f'<rect class="cell" x="{x:.1f}" y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}" fill="rgb(255,{shade},{shade})">'
                        f'<title>{escape(row)} / {escape(column)}: {100 * value:.0f}%</title></rect>'
-                       f'<text x="{left + ci * cell_w + cell_w / 2}" y="{y + 15}" class="tick" text-anchor="middle">{100 * value:.0f}%</text>')
+                       f'<text x="{x + cell_w / 2:.1f}" y="{y + 15}" class="tick" text-anchor="middle">{100 * value:.0f}%</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label: str) -> str:
-    """One polyline per series of (step, value) points."""
-    width, height, left, bottom, top = 560, 240, 52, 34, 28
-    plot_w, plot_h = width - left - 170, height - bottom - top
+def _nice(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label: str, x_label: str = "step") -> str:
+    """One polyline (with a dot per point) per series of (step, value) points; the y axis spans the
+    data with a margin, the x axis the steps."""
     points = [p for s in series.values() for p in s]
     if not points:
         return ""
-    x_max = max(p[0] for p in points) or 1
+    left, bottom, top = 56, 40, 28
+    plot_w, plot_h = 380, 170
+    legend_w = _legend_width(list(series))
+    width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(series) + 20)
+    x_min, x_max = min(p[0] for p in points), max(p[0] for p in points)
+    x_span = (x_max - x_min) or 1.0
     y_min, y_max = min(p[1] for p in points), max(p[1] for p in points)
-    span = (y_max - y_min) or 1.0
-    out = [f'<svg class="plot curve" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
-           f'<text x="{left}" y="16" class="title">{escape(title)}</text>',
-           f'<text x="{left - 6}" y="{top + 4}" class="tick" text-anchor="end">{y_max:.2g}</text>',
-           f'<text x="{left - 6}" y="{top + plot_h}" class="tick" text-anchor="end">{y_min:.2g}</text>',
-           f'<text x="{left + plot_w}" y="{height - 10}" class="tick" text-anchor="end">step {x_max:g}</text>',
-           f'<text x="{left}" y="{height - 10}" class="tick">{escape(y_label)}</text>',
-           f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" class="grid"/>']
+    margin = 0.08 * (y_max - y_min) if y_max > y_min else max(0.05 * abs(y_max), 0.05)
+    y_low, y_high = y_min - margin, y_max + margin
+
+    def px(x: float) -> float:
+        return left + plot_w * (x - x_min) / x_span
+
+    def py(y: float) -> float:
+        return top + plot_h * (1 - (y - y_low) / (y_high - y_low))
+
+    out = [_open("curve", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    for value in (y_low, (y_low + y_high) / 2, y_high):
+        y = py(value)
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_nice(value)}</text>')
+    for value in (x_min, (x_min + x_max) / 2, x_max):
+        out.append(f'<text x="{px(value):.1f}" y="{top + plot_h + 15}" class="tick" text-anchor="middle">{value:g}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
+               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
     for i, (name, pts) in enumerate(series.items()):
-        coords = " ".join(f"{left + plot_w * x / x_max:.1f},{top + plot_h * (1 - (y - y_min) / span):.1f}" for x, y in pts)
-        out.append(f'<polyline class="line" fill="none" stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="2" points="{coords}"><title>{escape(name)}</title></polyline>')
+        color = PALETTE[i % len(PALETTE)]
+        coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+        out.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" points="{coords}"><title>{escape(name)}</title></polyline>')
+        out += [f'<circle class="dot" cx="{px(x):.1f}" cy="{py(y):.1f}" r="2" fill="{color}"/>' for x, y in pts]
     out += _legend(list(series), left + plot_w + 12, top)
     out.append("</svg>")
     return "".join(out)
@@ -102,10 +148,11 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
 
 def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_label: str, y_label: str) -> str:
     """One labelled point per (name, x, y), both axes 0..1 shown as %; the best corner is bottom-left."""
-    width, height, left, bottom, top = 560, 300, 52, 44, 28
-    plot_w, plot_h = width - left - 190, height - bottom - top
-    out = [f'<svg class="plot scatter" role="img" aria-label="{escape(title)}" width="{width}" height="{height}">',
-           f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    left, bottom, top = 52, 44, 28
+    plot_w, plot_h = 300, 228
+    legend_w = _legend_width([name for name, _, _ in points])
+    width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(points) + 20)
+    out = [_open("scatter", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
     for tick in (0, 25, 50, 75, 100):
         y = top + plot_h * (1 - tick / 100)
         x = left + plot_w * tick / 100
@@ -122,3 +169,10 @@ def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_labe
     out += _legend([name for name, _, _ in points], left + plot_w + 12, top)
     out.append("</svg>")
     return "".join(out)
+
+
+def standalone(svg: str) -> str:
+    """A plot as its own SVG file: the namespace, a white background and the plot styles inline."""
+    head, _, rest = svg.partition(">")
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n{head} xmlns="http://www.w3.org/2000/svg">'
+            f'<style>{SVG_STYLE}</style><rect width="100%" height="100%" fill="white"/>{rest}\n')

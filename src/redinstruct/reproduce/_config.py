@@ -14,6 +14,8 @@ from ..errors import RedInstructError
 
 DEFAULTS: dict[str, Any] = {
     "base": None,
+    "name": None,  # display name of the base model (default: SmolLM2 for smollm2, else the base as typed)
+    "names": None,  # display names of the aligned models, {strategy: name} (default: "<base> + <strategy>")
     "data": None,
     "distill": None,
     "strategies": ["blue", "blue-red"],

@@ -100,24 +100,33 @@ def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
     return str(target)
 
 
-def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None]) -> None:
+def display_name(config: dict[str, Any], strategy: str | None = None) -> str:
+    """How a model shows in tables and legends: the config's `name` (else `SmolLM2` for the packaged
+    model, else the base as typed), then `<base> + <strategy>` (or the config's `names: {strategy: ...}`)."""
+    base = config.get("name") or ("SmolLM2" if config["base"] == "smollm2" else str(config["base"]).removeprefix("hf/"))
+    if strategy is None:
+        return base
+    return (config.get("names") or {}).get(strategy) or f"{base} + {strategy}"
+
+
+def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None], names: list[str]) -> None:
     from ..redeval import EvalConfig, run_redeval
 
     e = config["eval"]
     result = run_redeval(EvalConfig(
-        models=models, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", DEFAULT_JUDGE),
+        models=models, names=names, datasets=list(e["datasets"]), templates=list(e["templates"]), judge=e.get("judge", DEFAULT_JUDGE),
         judge_model=e.get("judge_model"), limit=e.get("limit"), max_tokens=int(e.get("max_tokens", 256)),
         log_dir=str(out / "redeval"), display=e.get("display"), max_connections=e.get("max_connections"),
     ), echo=echo)
-    echo(f"[red-eval] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
+    echo(f"[red-eval] {', '.join(names)}: {result.generated} sample(s) run, {result.reused} reused")
     if config.get("over_refusal"):
         o = config["over_refusal"]
         result = run_redeval(EvalConfig(
-            models=models, datasets=[_over_refusal_bank(config, out)], templates=list(o.get("templates", ["standard"])),
+            models=models, names=names, datasets=[_over_refusal_bank(config, out)], templates=list(o.get("templates", ["standard"])),
             judge=e.get("judge", DEFAULT_JUDGE), judge_model=e.get("judge_model"), max_tokens=int(e.get("max_tokens", 256)),
             log_dir=str(out / "over-refusal"), display=e.get("display"), max_connections=e.get("max_connections"),
         ), echo=echo)
-        echo(f"[over-refusal] {', '.join(models)}: {result.generated} sample(s) run, {result.reused} reused")
+        echo(f"[over-refusal] {', '.join(names)}: {result.generated} sample(s) run, {result.reused} reused")
 
 
 GENERAL_SUFFIX = "+general"
@@ -148,18 +157,18 @@ def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path,
     align(AlignConfig(base=config["base"], data=data, out=str(target), strategy=strategy, resume=True, **settings))
 
 
-def _utility(config: dict[str, Any], model: str, target: Path, echo: Callable[[str], None]) -> None:
+def _utility(config: dict[str, Any], model: str, target: Path, echo: Callable[[str], None], name: str) -> None:
     from ..utility import UtilityConfig, parse_fewshot, parse_tasks, run_utility
 
     if target.is_file():
-        echo(f"[utility] {model}: done before: skipped")
+        echo(f"[utility] {name}: done before: skipped")
         return
     u = config["utility"]
     tasks = parse_tasks(list(u["tasks"]))
     fewshot = u.get("num_fewshot", [])
     shots = parse_fewshot([fewshot] if isinstance(fewshot, (int, str)) else [str(x) for x in fewshot], tasks)
-    echo(f"[utility] {model}: {', '.join(tasks)}")
-    run_utility(UtilityConfig(model=model, tasks=tasks, shots=shots, limit=u.get("limit"), data_dir=u.get("data_dir"),
+    echo(f"[utility] {name}: {', '.join(tasks)}")
+    run_utility(UtilityConfig(model=model, name=name, tasks=tasks, shots=shots, limit=u.get("limit"), data_dir=u.get("data_dir"),
                               batch_size=int(u.get("batch_size", 8)), chat_template=bool(u.get("chat_template", False))),
                 target, echo=echo)
 
@@ -174,7 +183,9 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
         raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}, each optionally with {GENERAL_SUFFIX}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    (out / "reproduce.json").write_text(json.dumps({"config": config, "versions": package_versions(), "base_label": config["base"]}, indent=1), encoding="utf-8")
+    names = {"base": display_name(config), **{s: display_name(config, s) for s in config["strategies"]}}
+    (out / "reproduce.json").write_text(json.dumps({"config": config, "versions": package_versions(), "base_label": names["base"],
+                                                     "base_model": config["base"], "names": names}, indent=1), encoding="utf-8")
 
     data = [str(_distill(config, out, echo))] if config.get("distill") and not config.get("data") else (
         [config["data"]] if isinstance(config["data"], str) else list(config["data"]))
@@ -184,18 +195,19 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
         general.append(str(distilled_general))
     base = config["base"]
     echo("[red-eval] base model")
-    _eval(config, [base], out, echo)
+    _eval(config, [base], out, echo, [names["base"]])
     aligned = []
     for strategy in config["strategies"]:
         target = out / "models" / strategy
         _align(config, data, strategy, target, echo, general)
         aligned.append(f"hf/{target}")
+    everyone = [names["base"], *(names[s] for s in config["strategies"])]
     if aligned:
         echo("[red-eval] aligned models")
-        _eval(config, [base, *aligned], out, echo)
+        _eval(config, [base, *aligned], out, echo, everyone)
     if config.get("utility") and config["utility"].get("tasks"):
-        for model in [base, *aligned]:
-            _utility(config, model, out / "utility" / f"{_safe_name(model)}.json", echo)
-    report, summary = write_report([out], out / "report.html", base_model=base, title=f"redinstruct reproduce: {base}")
+        for model, name in zip([base, *aligned], everyone):
+            _utility(config, model, out / "utility" / f"{_safe_name(name)}.json", echo, name)
+    report, summary = write_report([out], out / "report.html", base_model=names["base"], title=f"redinstruct reproduce: {names['base']}")
     echo(f"[report] {report} and {summary}")
     return report

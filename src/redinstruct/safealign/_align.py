@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,18 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     return conversations
 
 
+MIN_LOG_POINTS = 20
+
+
+def logging_interval(config: AlignConfig, examples: int) -> int:
+    """`logging_steps`, lowered so that a short run still logs at least MIN_LOG_POINTS points (curves need them)."""
+    import math
+
+    per_epoch = math.ceil(examples / max(1, config.batch_size * config.grad_accum))
+    total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.epochs)
+    return max(1, min(config.logging_steps, total // MIN_LOG_POINTS))
+
+
 def align(config: AlignConfig) -> Path:
     """Train and save; returns the output folder (a standard HF checkpoint plus training_log.jsonl)."""
     if config.strategy not in STRATEGIES:
@@ -102,6 +114,7 @@ def align(config: AlignConfig) -> Path:
     if config.chat_template not in ("vicuna", "model"):
         raise RedInstructError("--chat-template must be vicuna or model")
     conversations = training_conversations(config)
+    config = replace(config, logging_steps=logging_interval(config, len(conversations)))
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments

@@ -31,6 +31,7 @@ class UtilityConfig:
     chat_template: bool = False
     model_args: dict[str, Any] = field(default_factory=dict)
     seed: int = 1234
+    name: str | None = None  # display name in the result (default: the model as typed)
 
 
 def lm_eval_model(model: str, extra: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -139,7 +140,8 @@ def run_utility(config: UtilityConfig, out: Path | None = None, echo: Callable[[
     if raw is None:
         raise RedInstructError("lm-eval returned no results")
     report = {
-        "model": config.model,
+        "model": config.name or config.model,
+        "model_path": config.model,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": {
             "tasks": tasks,
