@@ -3,8 +3,9 @@
 1. Training data from the model itself (`redinstruct harmfulqa distill`): blue = the refusals it gives
    with a safety context (few-shot), red = its own compliant answers to the same harmful questions;
    general = its own answers to benign prompts (TruthfulQA, MMLU) and to borderline-safe ones (MMLU
-   questions on security, virology, sexuality, moral disputes, medicine), kept when the compliance
-   judge says they comply.
+   questions on security, virology, sexuality, moral disputes, medicine, and the built-in `borderline`
+   bank: safe requests with words that sound unsafe, none of them an XSTest prompt), kept when the
+   compliance judge says they comply.
 2. `redinstruct align`: blue and blue-red, each without and with the general mix
    (`--general general.json --general-fraction F`).
 3. RED-EVAL of the base and the four aligned models on held-out DangerousQA questions (Standard and
@@ -108,7 +109,7 @@ def main() -> None:
     redinstruct("harmfulqa", "distill", "--model", "smollm2", "--questions", str(files["train_harmfulqa"]),
                 "--questions", str(files["train_dangerousqa"]),
                 "--benign", str(utility / "bigbench" / "truthful_qa" / "task_mc.json"), "--benign", str(utility / "mmlu" / "mmlu.jsonl"),
-                "--general-limit", str(args.benign), "--borderline", str(files["borderline"]),
+                "--general-limit", str(args.benign), "--borderline", str(files["borderline"]), "--borderline", "borderline",
                 "--out", str(distilled), "--max-new-tokens", "160")
     models = {"SmolLM2 (base)": "smollm2"}
     for strategy in STRATEGIES:

@@ -39,6 +39,13 @@ DATASETS: dict[str, NamedDataset] = {
             "built-in smoke set: 16 mild harmful questions written for redinstruct, 4 topics",
         ),
         NamedDataset(
+            "borderline",
+            "borderline.json",
+            "built-in: 56 safe prompts that sound unsafe (homonyms, figures of speech, safe targets and contexts, "
+            "definitions, history), written for redinstruct as helpful-answer training data (distill --borderline); "
+            "none is an XSTest prompt",
+        ),
+        NamedDataset(
             "dangerousqa",
             "dangerousqa.json",
             "DangerousQA: 200 harmful questions (the paper's RED-EVAL set; Shaikh et al. 2022)",
