@@ -1,6 +1,6 @@
 """Make the README's report screenshot: render a run folder's report and photograph its top in headless Chromium.
 
-    python docs/screenshot.py runs/safealign-general --out docs/report.png [--width 1000] [--height 1300]
+    python docs/screenshot.py RUN_DIR [...] --out docs/report.png [--rename OLD=NEW ...] [--width 1000] [--height 1300]
 
 Needs the Debian packages chromium and chromium-driver (as the report's browser test does). The crop
 ends before the sample browser, so no reply text is in the picture.
@@ -22,6 +22,7 @@ def main() -> int:
     parser.add_argument("--out", default="docs/report.png")
     parser.add_argument("--title", default="redinstruct report")
     parser.add_argument("--base-model", default=None)
+    parser.add_argument("--rename", action="append", default=[], help="OLD=NEW, as for 'redinstruct report'")
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--height", type=int, default=1300, help="height of the crop from the top of the page")
     args = parser.parse_args()
@@ -34,7 +35,9 @@ def main() -> int:
     from selenium.webdriver.common.by import By
 
     with tempfile.TemporaryDirectory() as tmp:
-        html, _ = write_report(args.run_dirs, Path(tmp) / "report.html", base_model=args.base_model, title=args.title)
+        rename = dict(item.split("=", 1) for item in args.rename)
+        html, _ = write_report(args.run_dirs, Path(tmp) / "report.html", base_model=rename.get(args.base_model, args.base_model),
+                               title=args.title, rename=rename)
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
         for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",

@@ -82,9 +82,18 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
 
 
 def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
-    run = run_cli("report", str(run_folder), "--out", str(tmp_path / "r.html"))
+    run = run_cli("report", str(run_folder), "--out", str(tmp_path / "r.html"), "--figures", str(tmp_path / "figs"),
+                  "--rename", "base-model=SmolLM2")
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "r.html").is_file() and (tmp_path / "summary.md").is_file()
+    assert "| SmolLM2 | 50.0% [15.0-85.0] (n=4) |" in (tmp_path / "summary.md").read_text()  # shown under its new name
+    assert (tmp_path / "r.html").is_file() and (tmp_path / "summary.md").is_file() and (tmp_path / "summary.tex").is_file()
+    # every plot as its own SVG file, readable outside the page
+    figures = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert figures == ["asr-demo.svg", "asr-per-topic.svg", "training-blue-nll.svg", "training-red-above-tau.svg", "training-red-nll.svg"]
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(tmp_path / "figs" / "asr-demo.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox")
     run = run_cli("report", str(tmp_path / "nope"))
     assert run.returncode == 2 and "is not a folder" in run.stderr
     empty = tmp_path / "empty"

@@ -635,11 +635,18 @@ def report_command(
     base_model: Annotated[Optional[str], typer.Option(help="Model the differences are taken from (default: the first seen)")] = None,
     title: Annotated[str, typer.Option(help="Report title")] = "redinstruct report",
     figures: Annotated[Optional[str], typer.Option(help="Also save each plot as its own SVG file in this folder (for papers)")] = None,
+    rename: Annotated[Optional[list[str]], typer.Option(help="OLD=NEW: show model OLD (as recorded, e.g. hf/path) as NEW; repeat for several")] = None,
 ) -> None:
     """One self-contained HTML report (tables, plots, sample browser), summary.md and summary.tex (the STARLING table)."""
     from .report import write_report
 
-    html, summary = write_report(dirs, out, base_model, title, figures)
+    mapping = {}
+    for item in rename or []:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise RedInstructError(f"--rename expects OLD=NEW, got '{item}'")
+        mapping[old.strip()] = new.strip()
+    html, summary = write_report(dirs, out, base_model, title, figures, mapping)
     console.print(f"wrote {html}, {summary} and {summary.with_name('summary.tex')}" + (f"; figures in {figures}" if figures else ""), highlight=False)
 
 

@@ -10,13 +10,24 @@ from ._svg import standalone
 
 
 def write_report(
-    dirs: list[str | Path], out: str | Path, base_model: str | None = None, title: str = "redinstruct report", figures: str | Path | None = None
+    dirs: list[str | Path],
+    out: str | Path,
+    base_model: str | None = None,
+    title: str = "redinstruct report",
+    figures: str | Path | None = None,
+    rename: dict[str, str] | None = None,
 ) -> tuple[Path, Path]:
     """Write `out` (HTML), `summary.md` and `summary.tex` beside it, and with `figures` each plot as
-    its own SVG file there; returns the HTML and summary.md paths."""
+    its own SVG file there; returns the HTML and summary.md paths. `rename` maps model names as
+    recorded (e.g. checkpoint paths) to the names to show."""
     from ..redeval._metrics import summarize
 
     data = collect(dirs, base_model)
+    if rename:
+        for sample in data.samples:
+            sample["model"] = rename.get(sample["model"], sample["model"])
+        data.utility = {rename.get(m, m): {**r, "model": rename.get(m, m)} for m, r in data.utility.items()}
+        data.base_model = rename.get(data.base_model or "", data.base_model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(data, title), encoding="utf-8")
