@@ -143,7 +143,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             echo(f"retrying {retried} sample(s) that ended in an error last time")
     reused_before = len(store)
     judge_checked = compliance_checked = False
-    order = (config.models, [b.name for b in banks.values()], template_names)  # summary rows follow the request
+    order = ([spec.display for spec in specs], [b.name for b in banks.values()], template_names)  # summary rows follow the request
 
     for spec in specs:
         tasks, todo = [], 0
