@@ -455,7 +455,7 @@ def harmfulqa_distill(
     batch_size: Annotated[int, typer.Option(help="Replies generated together")] = 16,
 ) -> None:
     """Blue/red training data from a local model itself, offline (context distillation)."""
-    from .data import load_prompt_texts, load_questions
+    from .data import load_prompt_sources, load_questions
     from .harmfulqa._distill import DistillSettings, distill
 
     if skip < 0 or (limit is not None and limit < 1) or max_new_tokens < 1 or batch_size < 1 or (general_limit is not None and general_limit < 1):
@@ -463,17 +463,9 @@ def harmfulqa_distill(
     end = None if limit is None else skip + limit
     harmful = [q for source in _split(questions) for q in load_questions(source).questions[skip:end]]
 
-    def prompts(sources: list[str] | None) -> list[str]:
-        out_texts = []
-        for source in _split(sources):
-            texts = load_prompt_texts(source)
-            if general_limit and len(texts) > general_limit:  # spread over the file: MMLU is sorted by subject
-                texts = texts[:: len(texts) // general_limit][:general_limit]
-            out_texts += texts
-        return out_texts
-
     settings = DistillSettings(model=model, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, context_file=context)
-    counts = distill(settings, harmful, prompts(benign), echo=lambda m: console.print(m, highlight=False), borderline=prompts(borderline))
+    counts = distill(settings, harmful, load_prompt_sources(_split(benign), general_limit), echo=lambda m: console.print(m, highlight=False),
+                     borderline=load_prompt_sources(_split(borderline), general_limit))
     general = ""
     if benign or borderline:
         general = (f"; general.json: {counts['benign_kept']} of {counts['benign_asked']} benign and {counts['borderline_kept']} of "

@@ -2,7 +2,7 @@
 
 from ._loaders import QuestionBank, load_question_file
 from ._question import Question, content_id, normalize_text
-from ._prompts import load_prompt_texts
+from ._prompts import load_prompt_sources, load_prompt_texts
 from ._registry import DATASETS, dataset_path, load_questions
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "QuestionBank",
     "content_id",
     "dataset_path",
+    "load_prompt_sources",
     "load_prompt_texts",
     "load_question_file",
     "load_questions",

@@ -39,6 +39,15 @@ def load_prompt_texts(source: str | Path) -> list[str]:
     return texts
 
 
+def load_prompt_sources(sources: list[str], limit: int | None = None) -> list[str]:
+    """The prompts of every source in turn, at most `limit` of each spread over its file (MMLU is sorted by subject)."""
+    texts: list[str] = []
+    for source in sources:
+        found = load_prompt_texts(source)
+        texts += found[:: len(found) // limit][:limit] if limit and len(found) > limit else found
+    return texts
+
+
 def _is_bigbench(path: Path) -> bool:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -85,6 +85,10 @@ SCRIPT = """
 """
 
 
+def latex_escape(text: str) -> str:
+    return text.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
+
+
 @dataclass(frozen=True)
 class Cell:
     """One table cell: its text, whether it rests on too few items to read (grey), and a change from the base."""
@@ -103,7 +107,7 @@ class Cell:
         return self.text + (f" ({self.diff:+.1f})" if self.diff is not None else "")
 
     def latex(self) -> str:
-        text = self.markdown().replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
+        text = latex_escape(self.markdown())
         return f"\\textcolor{{gray}}{{{text}}}" if self.small else text
 
 
@@ -263,14 +267,13 @@ def starling_table(runs: list[dict[str, Any]], data: ReportData) -> Table:
 def starling_latex(table: Table, caption: str) -> str:
     """summary.tex: the STARLING table as a LaTeX tabular (booktabs); grey cells rest on too few items."""
     header, rows = table
-    esc = lambda text: text.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")  # noqa: E731
     lines = [
         "% redinstruct STARLING table; needs \\usepackage{booktabs} and \\usepackage{xcolor}",
         "\\begin{table}[t]", "\\centering", "\\small",
         "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
-        " & ".join(esc(h) for h in header) + " \\\\", "\\midrule",
-        *(" & ".join([esc(row[0].text)] + [c.latex() for c in row[1:]]) + " \\\\" for row in rows),
-        "\\bottomrule", "\\end{tabular}", f"\\caption{{{esc(caption)}}}", "\\end{table}",
+        " & ".join(latex_escape(h) for h in header) + " \\\\", "\\midrule",
+        *(" & ".join([latex_escape(row[0].text)] + [c.latex() for c in row[1:]]) + " \\\\" for row in rows),
+        "\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(caption)}}}", "\\end{table}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -39,19 +39,8 @@ def _model_saved(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) or (folder / "adapter_config.json").is_file()
 
 
-def _prompts(sources: list[str], limit: int | None) -> list[str]:
-    """Prompts of each source (any question file, BIG-bench task, MMLU JSONL), at most `limit` spread over each."""
-    from ..data import load_prompt_texts
-
-    texts = []
-    for source in sources:
-        found = load_prompt_texts(source)
-        texts += found[:: max(1, len(found) // limit)][:limit] if limit and len(found) > limit else found
-    return texts
-
-
 def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> Path:
-    from ..data import load_questions
+    from ..data import load_prompt_sources, load_questions
     from ..harmfulqa._distill import DistillSettings, distill
 
     settings = config["distill"]
@@ -62,8 +51,8 @@ def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> 
         picked = bank[int(settings.get("skip", 0)) :: int(settings.get("stride", 1))]
         questions += picked[: settings["limit"]] if settings.get("limit") else picked
     limit = settings.get("general_limit")
-    benign = _prompts(list(settings.get("benign", [])), limit)
-    borderline = _prompts(list(settings.get("borderline", [])), limit)
+    benign = load_prompt_sources(list(settings.get("benign", [])), limit)
+    borderline = load_prompt_sources(list(settings.get("borderline", [])), limit)
     # distill() generates only the replies not yet in distill.jsonl (none on a rerun)
     counts = distill(DistillSettings(model=config["base"], out=str(target), max_new_tokens=int(settings.get("max_new_tokens", 160)),
                                      batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context")),
