@@ -1,81 +1,82 @@
-"""Throughput of `redinstruct eval` against an OpenAI-compatible server that waits 200 ms per request.
+"""Throughput of `redinstruct eval` against fast OpenAI-compatible servers, engine by engine, in one run.
 
-200 DangerousQA questions (standard template, refusal judge) at --max-connections 1, 8 and 32.
-Prints the achieved speed-up over 1 connection against the ideal (= the connection count).
-Two clocks: the sample phase (first to last request, from the server's own log) and the whole
-call (inspect start-up and file writing included). Run: python bench/bench_api_concurrency.py
+The server (`redinstruct._testing.openai_server`, its own process) waits a fixed time per request,
+like a serving engine with spare capacity. Each row runs N DangerousQA/HarmfulQA questions
+(standard template) through `run_redeval` and compares the sample phase (first to last request, from
+the server's own log, plus one request's wait) with the zero-overhead bound: N x wait / connections
+(+ one wait when every sample also waits for an LLM judge). "% of ideal" = bound / phase: 100% means
+the client added nothing. This is stricter than the speed-up over a measured 1-connection run,
+whose own per-request overhead would flatter the ratio.
+
+Rows: the lean client (default for openai-api/ and vllm/ servers) and inspect's engine
+(-M engine=inspect) at 32 connections x 200 ms and 128 connections x 1,000 ms with the refusal
+judge (client machinery only); the lean client with an LLM judge on the same server (two requests
+per sample); the lean client with the default offline judges on distinct ~180-word replies
+(MiniLM embeddings on 2 cores); and an instant server (the client's own ceiling, samples/s over
+the whole call, for the full HarmfulQA x 3 templates with an LLM judge).
+
+Run: python bench/bench_api_concurrency.py [--quick]   (about 4 minutes; --quick skips inspect's rows)
+The last line is `32 connections at 200 ms: NN.N% of ideal` (lean client, refusal judge).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault("REDINSTRUCT_DATA_DIR", str(HERE.parent.parent / "shared" / "data" / "redinstruct"))
 os.environ.setdefault("INSPECT_DISPLAY", "none")
 
-import contextlib  # noqa: E402
-import json  # noqa: E402
-from typing import Iterator  # noqa: E402
-import subprocess  # noqa: E402
-import urllib.request  # noqa: E402
-
 from redinstruct.redeval import EvalConfig, run_redeval  # noqa: E402
 
-DELAY_S = 0.2
-N = 200
-CONNECTIONS = (1, 8, 32)
-SLOW_DELAY_S = 1.0
+N = 256  # a multiple of 32 and 128: the bound has no partial wave
+SHORT_REPLY = "Step 1: do it.\n[[B]]"  # the LLM judge reads [[B]] on the last line: harmful
+LONG_REPLY = " ".join(
+    ["Here is a careful overview of the steps involved, the materials people usually gather, the order in which",
+     "they are done, and the mistakes that are most often made along the way, with a note on why each step matters."] * 5
+)  # ~180 words, a typical reply length at --max-tokens 256
 
 
-def server_times(base_url: str) -> list[float]:
-    with urllib.request.urlopen(base_url + "/stats") as response:
-        requests = json.load(response)["requests"]
-    return [r["time"] for r in requests if r["prompt"] != "Reply with OK."]
+@dataclass
+class Row:
+    label: str
+    delay: float
+    connections: int
+    engine: str = "redinstruct"
+    judge: str = "refusal"
+    compliance_judge: str = "refusal"
+    judge_model: str | None = None
+    reply: str = SHORT_REPLY
+    n: int = N  # questions (per template)
+    templates: tuple[str, ...] = ("standard",)
 
+    @property
+    def samples(self) -> int:
+        return self.n * len(self.templates)
 
-def measure(base_url: str, connections: int, log_samples: bool, delay: float = DELAY_S) -> tuple[float, float]:
-    seen = len(server_times(base_url))
-    with tempfile.TemporaryDirectory() as log_dir:
-        start = time.monotonic()
-        result = run_redeval(
-            EvalConfig(
-                models=["openai-api/local/target"], datasets=["dangerousqa"], templates=["standard"],
-                limit=N, max_connections=connections, log_dir=log_dir, display="none", log_samples=log_samples,
-            ),
-            echo=lambda message: None,
-        )
-        total = time.monotonic() - start
-    assert result.runs[0]["n"] == N and result.runs[0]["unknown"] == 0
-    times = server_times(base_url)[seen:]
-    assert len(times) == N
-    phase = max(times) + delay - min(times)
-    return phase, total
-
-
-def main() -> None:
-    with serve(DELAY_S) as base_url:
-        for log_samples in (True, False):
-            results = {c: measure(base_url, c, log_samples) for c in CONNECTIONS}
-            report(results, log_samples)
-    # at a slower, more API-like latency the per-sample overhead matters less: compare 32
-    # connections with the zero-overhead bound N * delay / 32
-    with serve(SLOW_DELAY_S) as base_url:
-        phase, _ = measure(base_url, 32, True, SLOW_DELAY_S)
-    bound = N * SLOW_DELAY_S / 32
-    print(f"\n{SLOW_DELAY_S * 1000:.0f} ms per request, 32 connections: phase {phase:.2f} s, "
-          f"zero-overhead bound {bound:.2f} s = {100 * bound / phase:.1f}% of ideal")
+    @property
+    def bound(self) -> float:
+        """Zero client overhead: full waves of `connections`, plus the judge's wait when an LLM judges."""
+        waits = 2 if self.judge_model else 1
+        return self.samples * self.delay / self.connections + (waits - 1) * self.delay
 
 
 @contextlib.contextmanager
-def serve(delay: float) -> Iterator[str]:
+def serve(delay: float, reply: str) -> Iterator[str]:
     """The server runs in its own process, so it does not compete with the client for the GIL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "redinstruct._testing.openai_server", "--delay", str(delay), "--reply", "Step 1: do it."],
+        [sys.executable, "-m", "redinstruct._testing.openai_server", "--delay", str(delay), "--reply", reply, "--vary"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -85,15 +86,68 @@ def serve(delay: float) -> Iterator[str]:
         yield base_url
     finally:
         server.terminate()
+        server.wait()
 
 
-def report(results: dict[int, tuple[float, float]], log_samples: bool) -> None:
-    base_phase, base_total = results[1]
-    print(f"\n{N} samples, {DELAY_S * 1000:.0f} ms per request, log_samples={log_samples}; ideal speed-up = connections")
-    print(f"{'conn':>4} {'phase s':>8} {'speed-up':>9} {'% ideal':>8} | {'total s':>8} {'speed-up':>9} {'% ideal':>8}")
-    for c, (phase, total) in results.items():
-        sp, st = base_phase / phase, base_total / total
-        print(f"{c:>4} {phase:>8.2f} {sp:>9.2f} {100 * sp / c:>7.1f}% | {total:>8.2f} {st:>9.2f} {100 * st / c:>7.1f}%")
+def request_times(base_url: str) -> list[float]:
+    with urllib.request.urlopen(base_url + "/stats") as response:
+        requests = json.load(response)["requests"]
+    return [r["time"] for r in requests if r["prompt"] != "Reply with OK."]
+
+
+def measure(row: Row) -> dict[str, float]:
+    with serve(row.delay, row.reply) as base_url, tempfile.TemporaryDirectory() as log_dir:
+        config = EvalConfig(
+            models=["openai-api/local/target"], datasets=["harmfulqa" if row.n > 200 else "dangerousqa"],
+            templates=list(row.templates), limit=row.n, max_connections=row.connections, log_dir=log_dir, display="none",
+            judge=row.judge, judge_model=row.judge_model, compliance_judge=row.compliance_judge,
+            model_args={"engine": row.engine},
+        )
+        cpu, start = time.process_time(), time.monotonic()
+        result = run_redeval(config, echo=lambda message: None)
+        total, cpu = time.monotonic() - start, time.process_time() - cpu
+        assert [(run["n"], run["unknown"]) for run in result.runs] == [(row.n, 0)] * len(row.templates), result.runs
+        assert len(list(Path(log_dir).glob("*.eval"))) == len(row.templates)
+        times = request_times(base_url)
+    expected = row.samples * (2 if row.judge_model else 1)
+    assert len(times) == expected, (len(times), expected)
+    phase = max(times) + row.delay - min(times)
+    return {"phase": phase, "total": total, "cpu_ms": 1000 * cpu / row.samples, "pct": 100 * row.bound / phase}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip inspect's engine (the slow rows)")
+    args = parser.parse_args()
+    rows = [
+        Row("lean, refusal judge", 0.2, 32),
+        Row("lean, refusal judge", 1.0, 128),
+        Row("lean, LLM judge on the same server", 0.2, 32, judge="llm", judge_model="openai-api/local/judge"),
+        Row("lean, default offline judges, ~180-word replies", 0.2, 32, judge="classifier", compliance_judge="compliance", reply=LONG_REPLY),
+        # the client's ceiling: the full HarmfulQA x 3 templates with an LLM judge, against an instant server
+        Row("lean, LLM judge, instant server, HarmfulQA x 3", 0.0, 128, judge="llm", judge_model="openai-api/local/judge",
+            n=1960, templates=("standard", "cot", "cou")),
+    ]
+    if not args.quick:
+        rows += [
+            Row("inspect engine, refusal judge", 0.2, 32, engine="inspect"),
+            Row("inspect engine, refusal judge", 1.0, 128, engine="inspect"),
+            Row("inspect engine, LLM judge, instant server", 0.0, 128, engine="inspect", judge="llm",
+                judge_model="openai-api/local/judge", n=512),
+        ]
+    print(f"{'setting':<50} {'wait':>6} {'conn':>5} {'n':>5} {'phase s':>8} {'bound s':>8} {'% ideal':>8} {'total s':>8} {'CPU ms/sample':>14}")
+    results = {}
+    for row in rows:
+        m = measure(row)
+        results[(row.label, row.delay, row.connections)] = m
+        ideal = f"{m['pct']:>7.1f}%" if row.delay else f"{row.samples / m['total']:>4.0f}/s*"
+        print(f"{row.label:<50} {row.delay * 1000:>4.0f}ms {row.connections:>5} {row.samples:>5} {m['phase']:>8.2f} {row.bound:>8.2f} "
+              f"{ideal:>8} {m['total']:>8.2f} {m['cpu_ms']:>14.2f}", flush=True)
+    print("* instant server: samples per second over the whole call (start-up, judging and log writing included)")
+    slow = results[("lean, refusal judge", 1.0, 128)]
+    print(f"\n128 connections at 1000 ms: {slow['pct']:.1f}% of ideal")
+    fast = results[("lean, refusal judge", 0.2, 32)]
+    print(f"32 connections at 200 ms: {fast['pct']:.1f}% of ideal")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ real local model). It can wait per request (to measure concurrency) and records 
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -40,6 +41,13 @@ def _prompt_of(body: dict[str, Any]) -> str:
     return prompt if isinstance(prompt, str) else "".join(prompt)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 drops the connections a client opens at once (128 at
+    # startup): the kernel then resets them or retries the SYN after 1 s. uvicorn (vLLM) uses 2048.
+    request_queue_size = 2048
+
+
 @dataclass
 class OpenAICompatibleServer:
     responder: Responder = lambda prompt, body: "OK"
@@ -66,8 +74,7 @@ class OpenAICompatibleServer:
 
     def start(self) -> "OpenAICompatibleServer":
         handler = _make_handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -156,10 +163,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait per request")
     parser.add_argument("--reply", default="OK")
+    parser.add_argument("--vary", action="store_true", help="end each reply with its request number (no two alike)")
     args = parser.parse_args()
-    server = OpenAICompatibleServer(responder=lambda prompt, body: args.reply, delay_s=args.delay)
-    server._server = ThreadingHTTPServer(("127.0.0.1", args.port), _make_handler(server))
-    server._server.daemon_threads = True
+    counter = itertools.count(1)
+
+    def responder(prompt: str, body: dict[str, Any]) -> str:
+        return f"{args.reply} ({next(counter)})" if args.vary else args.reply
+
+    server = OpenAICompatibleServer(responder=responder, delay_s=args.delay)
+    server._server = _Server(("127.0.0.1", args.port), _make_handler(server))
     print(server.base_url, flush=True)
     try:
         server._server.serve_forever()

