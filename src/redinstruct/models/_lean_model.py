@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, ModelOutput
 
 from ._build import API_MAX_RETRIES, API_TIMEOUT_S, build_model
-from ._openai_http import Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
+from ._openai_http import Endpoint, OpenAIHTTPClient, lean_endpoint
 from ._resolve import ModelSpec
 
 DEFAULT_MAX_CONNECTIONS = 10  # inspect's default per model API
@@ -50,13 +50,10 @@ class LeanModel:
         if self.client is None:
             self.client = OpenAIHTTPClient(self.endpoint, run_max_connections(), API_MAX_RETRIES, API_TIMEOUT_S)
         prompt: Any = input if isinstance(input, str) else _message_dicts(input)
-        try:
-            completion = await self.client.complete(
-                prompt, config.max_tokens or 512, config.temperature, config.stop_seqs,
-                max_retries=config.max_retries, timeout_s=config.timeout,
-            )
-        except GenerationError as ex:
-            raise RuntimeError(str(ex)) from None
+        completion = await self.client.complete(  # a GenerationError is the caller's to report (judges: unknown)
+            prompt, config.max_tokens or 512, config.temperature, config.stop_seqs,
+            max_retries=config.max_retries, timeout_s=config.timeout,
+        )
         return ModelOutput.from_content(completion.model or self.endpoint.model, completion.text, stop_reason=completion.stop_reason)  # type: ignore[arg-type]
 
 

@@ -55,7 +55,6 @@ class Endpoint:
     model: str  # the name the server knows (`target` in openai-api/local/target)
     api_key_variable: str | None  # read at request time, never stored in results
     completions: bool  # /completions (raw text) instead of /chat/completions
-    inspect_name: str = ""
 
     @property
     def url(self) -> str:
@@ -105,7 +104,7 @@ def lean_endpoint(spec: ModelSpec) -> Endpoint | None:
         if spec.provider.startswith("vllm") and not chosen:
             return None  # inspect starts a vLLM server in this process
         raise ModelError(f"model '{spec.name}' needs a server URL: set {url_variable} in the environment")
-    return Endpoint(str(base_url), model, key_variable, spec.provider.endswith("-completions"), spec.inspect_name)
+    return Endpoint(str(base_url), model, key_variable, spec.provider.endswith("-completions"))
 
 
 class GenerationError(Exception):
@@ -123,7 +122,6 @@ class OpenAIHTTPClient:
     _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
     _loop: Any = field(default=None, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
-
     _closer: Any = field(default=None, init=False, repr=False)
 
     async def _ensure(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
@@ -162,7 +160,7 @@ class OpenAIHTTPClient:
         if temperature is not None:
             body["temperature"] = temperature
         if stop:
-            body["stop"] = stop[:4]  # OpenAI's limit; servers that take more still honour the first four
+            body["stop"] = stop  # as inspect sends them (OpenAI's own API takes at most four)
         return body
 
     async def complete(self, prompt: str | list[dict[str, str]], max_tokens: int, temperature: float | None = 0.0,

@@ -208,7 +208,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
                 judging.warm_up()
                 lean_tasks = [_lean_task(dataset, template, missing, config, judging) for dataset, template, missing in planned]
                 finished = run_lean(lean_tasks, client, store, log_dir, spec.inspect_name, config.max_tokens, config.log_samples,
-                                    {k: v for k, v in spec.model_args.items()})
+                                    dict(spec.model_args))
         store.reload()
         if not finished:
             write_summary(log_dir, store, order, calibration)
