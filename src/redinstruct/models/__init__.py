@@ -1,7 +1,7 @@
 """Model names, the packaged offline model, and building inspect models for a run."""
 
 from ._build import api_key_variable, build_model, check_model_ready, check_reachable
-from ._lean_model import LeanModel, build_judge_model, run_connections
+from ._lean_model import LeanModel, build_judge_model, lean_client, run_connections
 from ._openai_http import Completion, Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
 from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint, smollm2_gguf_path
 from ._resolve import RAW_CHAT_TEMPLATE, ModelSpec, resolve_model
@@ -20,6 +20,7 @@ __all__ = [
     "build_model",
     "check_model_ready",
     "check_reachable",
+    "lean_client",
     "lean_endpoint",
     "resolve_model",
     "run_connections",

@@ -31,6 +31,11 @@ def run_max_connections(default: int = DEFAULT_MAX_CONNECTIONS) -> int:
     return _RUN_MAX_CONNECTIONS.get() or default
 
 
+def lean_client(endpoint: Endpoint, max_connections: int | None = None) -> OpenAIHTTPClient:
+    """A client with inspect's retry and timeout settings; connections: given, else the run's, else 10."""
+    return OpenAIHTTPClient(endpoint, max_connections or run_max_connections(), API_MAX_RETRIES, API_TIMEOUT_S)
+
+
 def _message_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.text} for m in messages]
 
@@ -48,7 +53,7 @@ class LeanModel:
     async def generate(self, input: str | list[ChatMessage], config: GenerateConfig | None = None) -> ModelOutput:
         config = config or GenerateConfig()
         if self.client is None:
-            self.client = OpenAIHTTPClient(self.endpoint, run_max_connections(), API_MAX_RETRIES, API_TIMEOUT_S)
+            self.client = lean_client(self.endpoint)
         prompt: Any = input if isinstance(input, str) else _message_dicts(input)
         completion = await self.client.complete(  # a GenerationError is the caller's to report (judges: unknown)
             prompt, config.max_tokens or 512, config.temperature, config.stop_seqs,

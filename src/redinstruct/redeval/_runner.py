@@ -24,17 +24,15 @@ from ..judges._quality import judge_quality
 from ..models import (
     LeanModel,
     ModelSpec,
-    OpenAIHTTPClient,
     build_judge_model,
     build_model,
     check_model_ready,
     check_reachable,
+    lean_client,
     lean_endpoint,
     resolve_model,
     run_connections,
 )
-from ..models._build import API_MAX_RETRIES, API_TIMEOUT_S
-from ..models._lean_model import DEFAULT_MAX_CONNECTIONS
 from ..prompts import Render, check_render, load_template
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
@@ -182,7 +180,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             model = build_model(spec, _generate_config(spec, config))
             target: Any = model
         else:
-            client = OpenAIHTTPClient(endpoint, config.max_connections or DEFAULT_MAX_CONNECTIONS, API_MAX_RETRIES, API_TIMEOUT_S)
+            client = lean_client(endpoint, config.max_connections)
             target = LeanModel(spec, endpoint)
         if not spec.is_local:
             asyncio.run(check_reachable(target, spec.name))
