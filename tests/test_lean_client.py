@@ -41,6 +41,14 @@ def _eval_command(questions: Path, log_dir: Path, templates: list[str], connecti
             "--max-connections", str(connections), "--log-dir", str(log_dir)]
 
 
+def _slow_cli_run(server, tmp_path: Path, n: int) -> tuple[Path, Path, Path]:
+    """A server slow enough (50 ms a request) to stop a run mid-way; (question file, run folder, its samples.jsonl)."""
+    server.delay_s = 0.05
+    server.responder = lambda prompt, body: "Step 1: look it up."
+    log_dir = tmp_path / "run"
+    return _questions(tmp_path / "q.csv", n), log_dir, log_dir / "samples.jsonl"
+
+
 def _start_and_wait_for_lines(command: list[str], samples: Path, lines: int, **popen: object) -> subprocess.Popen:
     """Start `command`, return once `samples` holds `lines` lines (the run is then mid-way)."""
     process = subprocess.Popen(command, env={**os.environ, "INSPECT_DISPLAY": "none"}, **popen)  # type: ignore[call-overload]
@@ -200,11 +208,7 @@ def _served_by_inspect_view(log_dir: Path, log: Path) -> None:
 
 def test_lean_run_killed_mid_run_resumes_with_every_sample_once(openai_server, tmp_path: Path) -> None:
     """SIGKILL a real `redinstruct eval` process mid-run; the rerun finishes without redoing a finished sample."""
-    openai_server.delay_s = 0.05
-    openai_server.responder = lambda prompt, body: "Step 1: look it up."
-    questions = _questions(tmp_path / "q.csv", 60)
-    log_dir = tmp_path / "run"
-    samples = log_dir / "samples.jsonl"
+    questions, log_dir, samples = _slow_cli_run(openai_server, tmp_path, 60)
     command = _eval_command(questions, log_dir, ["standard", "cot"], connections=4)
     process = _start_and_wait_for_lines(command, samples, 30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     process.send_signal(signal.SIGKILL)
@@ -232,11 +236,7 @@ def test_lean_run_killed_mid_run_resumes_with_every_sample_once(openai_server, t
 
 def test_lean_run_interrupted_keeps_finished_samples_in_a_cancelled_log(openai_server, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) mid-run: a one-line message, a non-zero exit, finished samples in samples.jsonl and in inspect logs."""
-    openai_server.delay_s = 0.05
-    openai_server.responder = lambda prompt, body: "Step 1: look it up."
-    questions = _questions(tmp_path / "q.csv", 80)
-    log_dir = tmp_path / "run"
-    samples = log_dir / "samples.jsonl"
+    questions, log_dir, samples = _slow_cli_run(openai_server, tmp_path, 80)
     process = _start_and_wait_for_lines(_eval_command(questions, log_dir, ["standard"], connections=2), samples, 10,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.send_signal(signal.SIGINT)

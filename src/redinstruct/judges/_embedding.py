@@ -50,17 +50,15 @@ class SentenceEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text; a text seen lately (a reply the harm judge just embedded) is not embedded again."""
+        # one caller at a time: a pass already uses every core, and the cache stays consistent
         with self._cache_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        computed = self._encode(missing) if missing else np.zeros((0, self.dim), dtype=np.float32)
-        with self._cache_lock:
-            fresh = dict(zip(missing, computed))
-            rows = [fresh[t] if t in fresh else self._cache[t] for t in texts]
-            for text, row in fresh.items():
-                self._cache[text] = row
+            if missing:
+                self._cache.update(zip(missing, self._encode(missing)))
+            rows = [self._cache[t] for t in texts]
             for text in texts:
                 self._cache.move_to_end(text)
-            while len(self._cache) > CACHE_SIZE:
+            while len(self._cache) > max(CACHE_SIZE, len(texts)):
                 self._cache.popitem(last=False)
         return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 

@@ -42,7 +42,6 @@ class LogWriting:
         log = build_log(task, self.model, self.run_id, self.started, time.time(), status, self.log_samples,
                         self.max_connections, self.model_args)
         write_log(log, self.log_dir)
-        task.log_written = True
 
 
 async def _run_sample(task: LogTask, sample: Any, client: OpenAIHTTPClient, judging: Any, writer: GroupCommitWriter,
