@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from redinstruct.data import load_questions
+from redinstruct.errors import RunFailed
 from redinstruct.harmfulqa import GenerateSettings, generate_harmfulqa, generation_stats
 
 TINY = dict(topics=1, subtopics_per_topic=2, questions_per_subtopic=2, conversations_per_question=1, turns=2, max_tokens=64)
@@ -109,8 +110,9 @@ def test_failed_calls_are_retried_on_the_next_run(tmp_path, openai_server):
     openai_server.responder = broken
     settings = GenerateSettings(model="openai-api/local/gen", out=str(tmp_path), stages=["topics", "subtopics"], topics=2,
                                 subtopics_per_topic=2)
-    first = generate_harmfulqa(settings, echo=lambda m: None)
-    assert first["subtopics"] == 2 and generation_stats(tmp_path)["stages"]["subtopics"] == 0
+    with pytest.raises(RunFailed, match="harmfulqa subtopics: nothing usable .*2 generation errors"):
+        generate_harmfulqa(settings, echo=lambda m: None)
+    assert generation_stats(tmp_path)["stages"]["subtopics"] == 0
     openai_server.responder = lambda prompt, body: "1. Alpha studies\n2. Beta studies"
     second = generate_harmfulqa(settings, echo=lambda m: None)
     assert second["topics"] == 0 and second["subtopics"] == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -11,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ._defaults import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE
-from .errors import RedInstructError, RunInterrupted
+from ._engines import close_local_engines
+from .errors import RedInstructError, RunFailed, RunInterrupted
 
 app = typer.Typer(
     name="redinstruct",
@@ -32,6 +34,7 @@ app.add_typer(utility_app, name="utility")
 # wide enough for the ASR table when output goes to a file or CI log (rich assumes 80 columns there)
 console = Console(width=None if sys.stdout.isatty() else 140)
 EXIT_USAGE = 2
+EXIT_FAILED = 1  # the run could not do its work (a stage gave nothing usable)
 
 
 def _split(values: Optional[list[str]]) -> list[str]:
@@ -419,25 +422,39 @@ def harmfulqa_generate(
     max_connections: Annotated[Optional[int], typer.Option(help="Concurrent generator calls", show_default="8 for APIs, 64 for local models")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="Maximum new tokens per generator call", show_default="1024 for APIs, 256 for local models")] = None,
     prompts_dir: Annotated[Optional[str], typer.Option(help="Folder with your own stage prompts (topics.txt, subtopics.txt, questions.txt, blue.txt, red.txt)")] = None,
+    retries: Annotated[int, typer.Option(help="More attempts at a unit whose reply is unusable (unparseable, empty, a refusal), sampled with a recorded seed")] = 3,
+    model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", "-M", help="Extra model argument KEY=VALUE (-M engine=inspect: inspect's provider instead of the lean client for openai-api/ and vllm/ servers)")] = None,
 ) -> None:
-    """Generate a HarmfulQA-style dataset with any LLM; every stage is resumable."""
+    """Generate a HarmfulQA-style dataset with any LLM; every stage is resumable.
+
+    A unit whose reply is unusable is retried (--retries) and, if still unusable, stored as failed
+    with its raw replies: the next run retries exactly those. A stage that gives nothing usable
+    stops the run with exit status 1.
+    """
     from .harmfulqa import GenerateSettings, generate_harmfulqa
+    from .harmfulqa._pipeline import stage_summary_lines
     from .harmfulqa._stats import generation_stats
 
     if turns < 1 or topics < 1 or subtopics_per_topic < 1 or questions_per_subtopic < 1 or conversations_per_question < 1:
         raise RedInstructError("counts and --turns must be at least 1")
     if (max_tokens is not None and max_tokens < 1) or (max_connections is not None and max_connections < 1):
         raise RedInstructError("--max-tokens and --max-connections must be at least 1")
+    if retries < 0:
+        raise RedInstructError("--retries must be at least 0")
     settings = GenerateSettings(
         model=model, out=out, topics=topics, subtopics_per_topic=subtopics_per_topic,
         questions_per_subtopic=questions_per_subtopic, conversations_per_question=conversations_per_question,
         turns=turns, stages=_split([stages]), seed_topics=seed_topics, max_connections=max_connections,
-        max_tokens=max_tokens, prompts_dir=prompts_dir,
+        max_tokens=max_tokens, prompts_dir=prompts_dir, retries=retries, model_args=_parse_model_args(model_arg),
     )
     ran = generate_harmfulqa(settings, echo=lambda m: console.print(m, highlight=False))
-    stats = generation_stats(out)
-    console.print(f"ran {ran}; {stats['stages']}", highlight=False)
-    console.print(f"wrote {out}/harmfulqa.json and {out}/questions.json", highlight=False)
+    for line in stage_summary_lines(out, settings):
+        console.print(line, highlight=False)
+    console.print(f"generator calls this run: {ran['generator_calls']}", highlight=False)
+    if (Path(out) / "harmfulqa.json").is_file():
+        stats = generation_stats(out)["stages"]
+        console.print(f"wrote {out}/harmfulqa.json ({stats['questions']} questions, {stats['blue_conversations']} blue and "
+                      f"{stats['red_conversations']} red conversations) and {out}/questions.json", highlight=False)
 
 
 @harmfulqa_app.command("distill")
@@ -642,11 +659,21 @@ def report_command(
     console.print(f"wrote {html}, {summary} and {summary.with_name('summary.tex')}" + (f"; figures in {figures}" if figures else ""), highlight=False)
 
 
+def _run_app() -> None:
+    try:
+        app(standalone_mode=False)
+    finally:
+        close_local_engines()  # a generation thread inside torch at interpreter exit aborts the process
+
+
 def main() -> None:
     """Entry point: user errors are one line on stderr and exit code 2, never a traceback."""
 
     try:
-        app(standalone_mode=False)
+        _run_app()
+    except RunFailed as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        sys.exit(EXIT_FAILED)
     except RunInterrupted as ex:
         print(str(ex), file=sys.stderr)
         sys.exit(130)

@@ -1,4 +1,4 @@
-"""Errors that mean "the user's input is wrong": the CLI prints them as one line and exits 2."""
+"""Errors the CLI prints as one line: the user's input is wrong (exit 2), or a run could not do its work (exit 1)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,7 @@ class JudgeError(RedInstructError):
 
 class RunInterrupted(RedInstructError):
     """The user stopped the run; what finished is saved."""
+
+
+class RunFailed(RedInstructError):
+    """A run ended without the work it was asked for (a stage gave nothing usable); exit 1."""

@@ -9,7 +9,9 @@ from typing import Any
 
 from ..errors import RedInstructError
 from ._pipeline import accepted_questions, subtopic_list, topic_list
+from ._report import stage_reports
 from ._store import StageFile
+from ._tries import is_finished
 
 
 def generation_stats(out_dir: str | Path) -> dict[str, Any]:
@@ -18,15 +20,15 @@ def generation_stats(out_dir: str | Path) -> dict[str, Any]:
         raise RedInstructError(f"{out} is not a HARMFULQA generation folder (no topics.jsonl)")
     topics = topic_list(out, None)  # type: ignore[arg-type]
     pairs = subtopic_list(out, topics)
-    per_subtopic = max((len(r["candidates"]) for r in StageFile(out, "questions").records.values()), default=0)
+    per_subtopic = max((len(r.get("candidates") or []) for r in StageFile(out, "questions").records.values()), default=0)
     questions, question_info = accepted_questions(out, pairs, per_subtopic or 1_000_000)
     blue, red = StageFile(out, "blue"), StageFile(out, "red")
     ids_to_topic = {q["id"]: q["topic"] for q in questions}
     drops = Counter({f"question:{k}": v for k, v in question_info["drops"].items()})
     for name, stage in (("blue", blue), ("red", red)):
         for record in stage.records.values():
-            if record.get("dropped"):
-                drops[f"{name}:{record['dropped']}"] += 1
+            if not is_finished(record):
+                drops[f"{name}:{record.get('problem') or record.get('dropped') or 'generation_error'}"] += 1
     per_topic: dict[str, dict[str, int]] = {t: {"subtopics": 0, "questions": 0, "blue": 0, "red": 0} for t in topics}
     for topic, _ in pairs:
         per_topic[topic]["subtopics"] += 1
@@ -35,7 +37,7 @@ def generation_stats(out_dir: str | Path) -> dict[str, Any]:
     turns: dict[str, list[int]] = {"blue": [], "red": []}
     for name, stage in (("blue", blue), ("red", red)):
         for record in stage.records.values():
-            if record.get("dropped") or record["question_id"] not in ids_to_topic:
+            if not is_finished(record) or record["question_id"] not in ids_to_topic:
                 continue
             per_topic[ids_to_topic[record["question_id"]]][name] += 1
             turns[name].append(sum(1 for t in record["turns"] if t["from"] == "gpt"))
@@ -44,9 +46,11 @@ def generation_stats(out_dir: str | Path) -> dict[str, Any]:
             "topics": len(topics),
             "subtopics": len(pairs),
             "questions": len(questions),
-            "blue_conversations": sum(1 for r in blue.records.values() if not r.get("dropped")),
-            "red_conversations": sum(1 for r in red.records.values() if not r.get("dropped")),
+            "blue_conversations": sum(1 for r in blue.records.values() if is_finished(r)),
+            "red_conversations": sum(1 for r in red.records.values() if is_finished(r)),
         },
+        # wanted, got, units, failed (refused, unparseable, generation errors) and attempts per stage
+        "per_stage": {report.stage: report.as_dict() for report in stage_reports(out)},
         "per_topic": per_topic,
         "drops": dict(drops),
         "short_subtopics": question_info["short_subtopics"],

@@ -1,5 +1,6 @@
 """Model names, the packaged offline model, and building inspect models for a run."""
 
+from .._engines import close_local_engines
 from ._build import api_key_variable, build_model, check_model_ready, check_reachable
 from ._lean_model import LeanModel, build_judge_model, lean_client, run_connections
 from ._openai_http import Completion, Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
@@ -20,6 +21,7 @@ __all__ = [
     "build_model",
     "check_model_ready",
     "check_reachable",
+    "close_local_engines",
     "lean_client",
     "lean_endpoint",
     "resolve_model",

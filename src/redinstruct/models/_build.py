@@ -109,3 +109,4 @@ async def check_reachable(model: Model, name: str) -> None:
         await model.generate("Reply with OK.", config=config)
     except Exception as ex:
         raise ModelError(f"cannot reach model '{name}': {type(ex).__name__}: {_first_line(ex)}") from None
+

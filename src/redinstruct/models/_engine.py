@@ -18,9 +18,11 @@ Outputs equal greedy decoding up to floating-point differences between batch sha
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import threading
 import time
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from queue import Empty, Queue
@@ -52,6 +54,8 @@ class GenerationRequest:
     prompt: str
     max_new_tokens: int
     stop: tuple[str, ...] = ()
+    temperature: float = 0.0  # 0: greedy; above 0: sampled (no speculation for that row)
+    seed: int | None = None  # a sampled row's own random stream, so a seeded retry can be replayed
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,12 @@ class _Row:
     last: int = -1  # the newest token: chosen, not yet in the cache
     done: bool = False
     accept_rate: float = 0.5
+    rng: torch.Generator | None = None  # sampled rows only
     _index: dict[tuple[int, ...], int] = field(default_factory=dict)
+
+    @property
+    def sampled(self) -> bool:
+        return self.request.temperature > 0
 
     def index_prompt(self) -> None:
         for n in NGRAMS:
@@ -213,6 +222,17 @@ def choose_draft_width(drafts: list[list[int]], accept_rates: list[float]) -> in
     return best_width
 
 
+def choose_token(row: _Row, logits: torch.Tensor) -> int:
+    """The row's next token from its logits: the argmax, or a draw at the row's temperature."""
+    if not row.sampled:
+        return int(logits.argmax())
+    if row.rng is None:
+        row.rng = torch.Generator(device=logits.device)
+        row.rng.manual_seed(row.request.seed if row.request.seed is not None else int(torch.seed()) % 2**63)
+    probs = torch.softmax(logits.float() / row.request.temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=row.rng))
+
+
 class _Lane:
     """Rows of similar prompt length, decoded together: one cache, one mask, one pass per step.
 
@@ -257,6 +277,24 @@ class _Lane:
             self.mask = self.mask[:, first:]
 
 
+_LIVE_ENGINES: "weakref.WeakSet[PrefixSharingGenerator]" = weakref.WeakSet()
+_STOP = object()  # queued by `close`: the worker finishes its cycle and returns
+
+
+def close_all_engines() -> None:
+    """Stop and join every engine's worker thread.
+
+    A worker still inside a torch call when the interpreter exits aborts the process
+    ("terminate called without an active exception"): every command calls this before it
+    returns, and it runs at exit too.
+    """
+    for engine in list(_LIVE_ENGINES):
+        engine.close()
+
+
+atexit.register(close_all_engines)
+
+
 class PrefixSharingGenerator:
     """A worker thread that runs queued prompts through continuously refilled batches."""
 
@@ -273,7 +311,10 @@ class PrefixSharingGenerator:
         self._lock = threading.Lock()
         self._lanes: list[_Lane] = []
         self._cache_name: str | None = None
+        self._closing = False
+        self._stop_requested = False  # the worker saw close()'s marker: it stops once nothing is in hand
         self.forward_passes = 0  # for benchmarks
+        _LIVE_ENGINES.add(self)
 
     def _cache_arg(self, cache: DynamicCache) -> dict[str, DynamicCache]:
         """transformers renamed `past_key_values` to `cache` in 5.x; pass the name this model takes."""
@@ -286,12 +327,29 @@ class PrefixSharingGenerator:
         if not ids:
             future.set_exception(ValueError("empty prompt"))
             return future
-        self._queue.put(_Row(request, future, list(ids), time.monotonic()))
         with self._lock:
+            if self._closing:  # a closed engine starts again on demand
+                self._join()
+            self._queue.put(_Row(request, future, list(ids), time.monotonic()))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="redinstruct-generate", daemon=True)
                 self._thread.start()
         return future
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Finish the work in hand, then stop and join the worker thread (a later submit restarts it)."""
+        with self._lock:
+            if self._thread is not None and not self._closing:
+                self._closing = True
+                self._queue.put(_STOP)  # type: ignore[arg-type]
+            self._join(timeout_s)
+
+    def _join(self, timeout_s: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+            if not thread.is_alive():
+                self._thread, self._closing = None, False
 
     # -- the worker ---------------------------------------------------------------------------
 
@@ -303,20 +361,37 @@ class PrefixSharingGenerator:
         while True:
             try:
                 waiting = self._cycle(waiting)
+            except _Stopped as stopped:
+                for row in stopped.rows:  # asked for after close (the caller is leaving): never left waiting
+                    if not row.future.done():
+                        row.future.set_exception(RuntimeError("the generation engine was closed"))
+                return
             except Exception as ex:  # a bug here must not leave callers waiting forever
                 for row in waiting + [row for lane in self._lanes for row in lane.rows]:
                     if not row.future.done():
                         row.future.set_exception(ex)
                 waiting, self._lanes = [], []
 
+    def _take(self, waiting: list[_Row], timeout: float | None) -> None:
+        item = self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
+        if item is _STOP:
+            self._stop_requested = True
+        else:
+            waiting.append(item)
+
     def _cycle(self, waiting: list[_Row]) -> list[_Row]:
         """Admit waiting rows when worthwhile, then one pass per lane; returns the rows still waiting."""
+        if self._stop_requested and not self._lanes and not waiting:
+            self._stop_requested = False
+            raise _Stopped(self._drain())
         if not self._lanes and not waiting:
-            waiting.append(self._queue.get())
+            self._take(waiting, None)
+            if self._stop_requested:
+                return waiting
         # requests sent together arrive within milliseconds of each other: take them all
         while True:
             try:
-                waiting.append(self._queue.get(timeout=GATHER_S if not self._lanes else 0))
+                self._take(waiting, GATHER_S if not self._lanes else 0)
             except Empty:
                 break
         free = self.batch_size - self._running()
@@ -330,6 +405,16 @@ class PrefixSharingGenerator:
             self._guarded(self._step, lane.rows, lane)
         self._lanes = [lane for lane in self._lanes if lane.rows]
         return waiting
+
+    def _drain(self) -> list[_Row]:
+        rows = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except Empty:
+                return rows
+            if item is not _STOP:
+                rows.append(item)
 
     def _guarded(self, work: Any, rows: list[_Row], lane: _Lane | None) -> None:
         """Run one stage; on failure its rows get the error (recorded as unknown), and the worker lives on."""
@@ -353,9 +438,9 @@ class PrefixSharingGenerator:
                 self._lanes.append(_Lane(list(group), cache, mask))
             else:
                 lane.merge(group, cache, mask)
-            for row, token in zip(group, logits.argmax(dim=-1).tolist()):
+            for r, row in enumerate(group):
                 row.index_prompt()
-                self._accept(row, [token])
+                self._accept(row, [choose_token(row, logits[r])])
             (lane or self._lanes[-1]).drop_finished(force=True)
 
     def _prefill(self, rows: list[_Row]) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
@@ -391,7 +476,7 @@ class PrefixSharingGenerator:
         """One forward pass for a lane: every row's newest token plus (maybe) a speculative draft."""
         device, rows = self.model.device, lane.rows
         drafts = [row.draft(min(MAX_DRAFT, row.request.max_new_tokens - len(row.generated) - 1))
-                  if self.speculate and not row.done else [] for row in rows]
+                  if self.speculate and not row.done and not row.sampled else [] for row in rows]
         width = choose_draft_width(drafts, [row.accept_rate for row in rows])
         drafts = [d[:width] for d in drafts]
         input_ids = torch.full((len(rows), width + 1), self.pad_id, dtype=torch.long, device=device)
@@ -420,7 +505,8 @@ class PrefixSharingGenerator:
             if draft:
                 row.accept_rate = 0.7 * row.accept_rate + 0.3 * (agreed / len(draft))
             row.next_position += agreed + 1
-            self._accept(row, draft[:agreed] + [predictions[r][agreed]])
+            last = choose_token(row, out.logits[r, 0]) if row.sampled else predictions[r][agreed]
+            self._accept(row, draft[:agreed] + [last])
         lane.drop_finished()
 
     def _accept(self, row: _Row, tokens: list[int]) -> None:
@@ -449,3 +535,11 @@ class PrefixSharingGenerator:
             row.future.set_result(
                 GenerationResult(text, reason, len(row.ids), len(row.generated), time.monotonic() - row.queued_at)
             )
+
+
+class _Stopped(Exception):
+    """The worker was closed; `rows` arrived after the close and are refused."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        super().__init__("closed")
+        self.rows = rows

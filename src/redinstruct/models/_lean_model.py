@@ -43,8 +43,9 @@ def _message_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:
 class LeanModel:
     """The part of inspect's Model that judges use, sent through `OpenAIHTTPClient`."""
 
-    def __init__(self, spec: ModelSpec, endpoint: Endpoint):
+    def __init__(self, spec: ModelSpec, endpoint: Endpoint, max_connections: int | None = None):
         self.spec, self.endpoint = spec, endpoint
+        self.max_connections = max_connections  # None: the run's, else 10
         self.client: OpenAIHTTPClient | None = None
 
     def __str__(self) -> str:
@@ -53,16 +54,16 @@ class LeanModel:
     async def generate(self, input: str | list[ChatMessage], config: GenerateConfig | None = None) -> ModelOutput:
         config = config or GenerateConfig()
         if self.client is None:
-            self.client = lean_client(self.endpoint)
+            self.client = lean_client(self.endpoint, self.max_connections)
         prompt: Any = input if isinstance(input, str) else _message_dicts(input)
         completion = await self.client.complete(  # a GenerationError is the caller's to report (judges: unknown)
             prompt, config.max_tokens or 512, config.temperature, config.stop_seqs,
-            max_retries=config.max_retries, timeout_s=config.timeout,
+            max_retries=config.max_retries, timeout_s=config.timeout, seed=config.seed,
         )
         return ModelOutput.from_content(completion.model or self.endpoint.model, completion.text, stop_reason=completion.stop_reason)  # type: ignore[arg-type]
 
 
-def build_judge_model(spec: ModelSpec) -> Model | LeanModel:
-    """A judge's model: the lean client for OpenAI-compatible servers, else inspect's model."""
+def build_judge_model(spec: ModelSpec, max_connections: int | None = None) -> Model | LeanModel:
+    """A judge's (or generator's) model: the lean client for OpenAI-compatible servers, else inspect's model."""
     endpoint = lean_endpoint(spec)
-    return LeanModel(spec, endpoint) if endpoint is not None else build_model(spec)
+    return LeanModel(spec, endpoint, max_connections) if endpoint is not None else build_model(spec)

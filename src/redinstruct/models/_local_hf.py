@@ -56,7 +56,9 @@ class PrefixSharingHF(HuggingFaceAPI):
             return await super().generate(input, tools, tool_choice, config)
         prompt = self.hf_chat(input, tools)
         ids = self.tokenizer(prompt, **self.tokenizer_call_args)["input_ids"]
-        request = GenerationRequest(prompt, config.max_tokens or DEFAULT_MAX_NEW_TOKENS, tuple(config.stop_seqs or ()))
+        # a temperature above 0 samples (HARMFULQA's retries send one with a seed, so they can be replayed)
+        request = GenerationRequest(prompt, config.max_tokens or DEFAULT_MAX_NEW_TOKENS, tuple(config.stop_seqs or ()),
+                                    temperature=config.temperature or 0.0, seed=config.seed)
         result = await asyncio.wrap_future(self.engine.submit(request, list(ids)))
         choice = ChatCompletionChoice(
             message=ChatMessageAssistant(content=result.text, model=self.model_name, source="generate"),

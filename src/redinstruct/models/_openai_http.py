@@ -151,7 +151,7 @@ class OpenAIHTTPClient:
         return headers
 
     def request_body(self, prompt: str | list[dict[str, str]], max_tokens: int, temperature: float | None,
-                     stop: list[str] | None) -> dict[str, Any]:
+                     stop: list[str] | None, seed: int | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.endpoint.model, "max_tokens": max_tokens}
         if self.endpoint.completions:
             body["prompt"] = prompt if isinstance(prompt, str) else "".join(m["content"] for m in prompt)
@@ -161,13 +161,16 @@ class OpenAIHTTPClient:
             body["temperature"] = temperature
         if stop:
             body["stop"] = stop  # as inspect sends them (OpenAI's own API takes at most four)
+        if seed is not None:
+            body["seed"] = seed
         return body
 
     async def complete(self, prompt: str | list[dict[str, str]], max_tokens: int, temperature: float | None = 0.0,
-                       stop: list[str] | None = None, max_retries: int | None = None, timeout_s: float | None = None) -> Completion:
+                       stop: list[str] | None = None, max_retries: int | None = None, timeout_s: float | None = None,
+                       seed: int | None = None) -> Completion:
         """One completion; transient failures (connection, 408/429/5xx) are retried with backoff."""
         session, slots = await self._ensure()
-        body = json.dumps(self.request_body(prompt, max_tokens, temperature, stop))
+        body = json.dumps(self.request_body(prompt, max_tokens, temperature, stop, seed))
         retries = self.max_retries if max_retries is None else max_retries
         timeout = aiohttp.ClientTimeout(total=timeout_s or self.timeout_s, connect=30.0)
         for attempt in range(retries + 1):
