@@ -72,6 +72,22 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatible
         server.stop()
 
 
+# the tiny HARMFULQA configuration on the packaged model, as `harmfulqa generate` options
+TINY_GENERATION = ["--topics", "1", "--subtopics-per-topic", "2", "--questions-per-subtopic", "2", "--conversations-per-question", "1",
+                   "--turns", "2", "--max-tokens", "64"]
+TINY_GENERATION_RUNS = 3
+
+
+@pytest.fixture(scope="session")
+def tiny_generations(tmp_path_factory) -> list[tuple[Path, subprocess.CompletedProcess[str]]]:
+    """The tiny configuration run three times in a row, each as a fresh `redinstruct` process in its own folder."""
+    runs = []
+    for run in range(TINY_GENERATION_RUNS):
+        out = tmp_path_factory.mktemp(f"hq-tiny-{run}")
+        runs.append((out, run_cli("harmfulqa", "generate", "--model", "smollm2", "--out", str(out), *TINY_GENERATION)))
+    return runs
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory):
     """A 2-layer Llama with SmolLM2's tokenizer, saved like any HF checkpoint."""

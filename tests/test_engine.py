@@ -62,6 +62,38 @@ def test_stop_strings_and_token_limits(smollm2):
     assert limited.stop_reason == "max_tokens" and limited.output_tokens == 5 and full.startswith(limited.text)
 
 
+def test_seeded_sampling_replays_and_greedy_rows_beside_it_stay_greedy(smollm2):
+    model, tokenizer = smollm2
+    prompt = chat(tokenizer, "Name a colour and a fruit.")
+    ids = tokenizer(prompt)["input_ids"]
+    engine = PrefixSharingGenerator(model, tokenizer, batch_size=8, eos_token_ids=[tokenizer.eos_token_id])
+    sampled = lambda seed: GenerationRequest(prompt, 24, temperature=1.5, seed=seed)  # noqa: E731
+    futures = [engine.submit(sampled(s), ids) for s in (1, 1, 2, 3, 4)] + [engine.submit(GenerationRequest(prompt, 24), ids)]
+    texts = [f.result(timeout=300).text for f in futures]
+    assert texts[0] == texts[1], "one seed, one reply"
+    assert len(set(texts[:5])) >= 3, "other seeds, other replies"
+    assert texts[5] == greedy(model, tokenizer, prompt, 24), "a greedy row in the same batch is unchanged"
+    engine.close()
+
+
+def test_close_joins_the_worker_and_a_later_request_restarts_it(smollm2):
+    import threading
+
+    model, tokenizer = smollm2
+    prompt = chat(tokenizer, "Say hello.")
+    engine = PrefixSharingGenerator(model, tokenizer, eos_token_ids=[tokenizer.eos_token_id])
+    first = engine.submit(GenerationRequest(prompt, 8), tokenizer(prompt)["input_ids"]).result(timeout=300)
+    worker = engine._thread
+    assert worker is not None and worker.is_alive()
+    engine.close()
+    assert not worker.is_alive(), "joined: no torch work left running when a command returns"
+    assert all(t.name != "redinstruct-generate" or not t.is_alive() for t in threading.enumerate() if t is worker)
+    again = engine.submit(GenerationRequest(prompt, 8), tokenizer(prompt)["input_ids"]).result(timeout=300)
+    assert again.text == first.text and engine._thread is not worker
+    engine.close()
+    engine.close()  # twice is harmless
+
+
 def test_draft_width_pays_only_when_drafts_are_likely_accepted():
     assert choose_draft_width([[], [], []], [0.5, 0.5, 0.5]) == 0
     assert choose_draft_width([[1] * 8] * 4, [1.0] * 4) == 8  # every row copying: take the whole draft

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,22 +10,27 @@ import pytest
 
 from redinstruct.data import load_questions
 from redinstruct.errors import RunFailed
-from redinstruct.harmfulqa import GenerateSettings, generate_harmfulqa, generation_stats
+from redinstruct.harmfulqa import STAGES, GenerateSettings, generate_harmfulqa, generation_stats
+from redinstruct.harmfulqa._store import StageFile
+from redinstruct.harmfulqa._tries import is_finished
 
 TINY = dict(topics=1, subtopics_per_topic=2, questions_per_subtopic=2, conversations_per_question=1, turns=2, max_tokens=64)
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hq")
-    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(out), **TINY), echo=lambda m: None)
-    return out, ran
+def generated(tiny_generations):
+    """The first of the tiny runs (`redinstruct harmfulqa generate` in its own process, TINY's settings)."""
+    out, result = tiny_generations[0]
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out, result
 
 
 def test_every_stage_runs(generated):
-    out, ran = generated
-    assert ran["topics"] == 1 and ran["subtopics"] == 1 and ran["questions"] >= 1
-    assert ran["blue"] >= 1 and ran["generator_calls"] > 0
+    out, result = generated
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if ": wanted " in line}
+    assert list(lines) == ["topics", "subtopics", "questions", "blue", "red"]
+    assert lines["topics"].startswith("topics: wanted 1, got 1") and ", got 0" not in lines["blue"]
+    assert int(result.stdout.split("generator calls this run: ")[1].split()[0]) > 0
     for stage in ("topics", "subtopics", "questions", "blue", "red"):
         assert (out / f"{stage}.jsonl").is_file(), stage
 
@@ -58,25 +64,35 @@ def test_questions_export_loads_in_red_eval(generated):
     assert sorted(q.text for q in bank.questions) == sorted(r["question"] for r in records)
 
 
-def test_second_run_generates_nothing(generated):
+def _failed_units(out) -> dict[str, int]:
+    return {stage: sum(not is_finished(r) for r in StageFile(out, stage).records.values()) for stage in STAGES}
+
+
+def test_second_run_redoes_only_the_failed_units(generated, tmp_path):
     out, _ = generated
-    before = {p.name: p.read_text() for p in out.glob("*.jsonl")}
-    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(out), **TINY), echo=lambda m: None)
-    assert ran["generator_calls"] == 0 and all(ran[s] == 0 for s in ("topics", "subtopics", "questions", "blue", "red"))
-    assert {p.name: p.read_text() for p in out.glob("*.jsonl")} == before
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = {p.name: p.read_text() for p in copy.glob("*.jsonl")}
+    failed = _failed_units(copy)
+    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(copy), **TINY), echo=lambda m: None)
+    assert [ran[s] for s in STAGES[:4]] == [failed[s] for s in STAGES[:4]]  # finished units are never asked again
+    assert ran["red"] >= failed["red"]  # plus red conversations for blue ones that now succeeded
+    if not any(failed.values()):
+        assert ran["generator_calls"] == 0
+    for name, text in before.items():  # append-only: nothing finished is lost or rewritten
+        assert (copy / name).read_text().startswith(text)
 
 
 def test_a_unit_cut_short_is_redone_and_nothing_else(generated, tmp_path):
     out, _ = generated
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     blue = copy / "blue.jsonl"
     lines = blue.read_text().splitlines(keepends=True)
     blue.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a kill mid-write
+    failed_before = _failed_units(copy)["blue"]
     ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(copy), stages=["blue"], **TINY), echo=lambda m: None)
-    assert ran["blue"] == 1
+    assert ran["blue"] == 1 + failed_before
     assert blue.read_text().splitlines()[: len(lines) - 1] == [line.rstrip("\n") for line in lines[:-1]]
 
 
