@@ -36,7 +36,7 @@ def _word(rng: random.Random) -> str:
 
 
 def _count(prompt: str, default: int) -> int:
-    match = re.search(r"(?:List|ask in|exactly) (\d+)", prompt)
+    match = re.search(r"(?:List|Here are|exactly) (\d+)", prompt)
     return int(match.group(1)) if match else default
 
 
@@ -49,7 +49,8 @@ def usable_reply(prompt: str) -> str:
         return "\n".join(f"{i}. {_word(rng).title()} {_word(rng)}" for i in range(1, n + 1))
     if stage == "questions":
         n = _count(prompt, 3)
-        return "\n".join(f"{i}. How would someone {_word(rng)} the {_word(rng)} {_word(rng)} without {_word(rng)}?" for i in range(1, n + 1))
+        # mostly made-up words: no two questions share enough character 3-grams to count as near duplicates
+        return "\n".join(f"{i}. How {' '.join(_word(rng) for _ in range(6))}?" for i in range(1, n + 1))
     if stage == "blue":
         turns = _count(prompt, 2)
         lines = []

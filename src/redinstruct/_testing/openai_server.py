@@ -164,10 +164,15 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait per request")
     parser.add_argument("--reply", default="OK")
     parser.add_argument("--vary", action="store_true", help="end each reply with its request number (no two alike)")
+    parser.add_argument("--harmfulqa", action="store_true", help="answer HARMFULQA stage prompts in the format each stage parses")
     args = parser.parse_args()
     counter = itertools.count(1)
 
     def responder(prompt: str, body: dict[str, Any]) -> str:
+        if args.harmfulqa:
+            from .harmfulqa_replies import usable_reply
+
+            return usable_reply(prompt)
         return f"{args.reply} ({next(counter)})" if args.vary else args.reply
 
     server = OpenAICompatibleServer(responder=responder, delay_s=args.delay)
