@@ -229,6 +229,22 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 COMPLIANCE_JUDGES = ("compliance", "compliance-llm")
 
 
+def _print_group_metrics(title: str, by_group: dict[str, dict[str, Any]], compliance: bool) -> None:
+    """Per-group agreement, FPR and FNR (for compliance judges a refusal is the positive class)."""
+    table = Table(title=title + (" (positive class: refusal)" if compliance else ""))
+    columns = [("n", "n"), ("unknown", "unknown"), ("agreement", "3-way agreement" if compliance else "agreement")]
+    if compliance:
+        columns.append(("binary_agreement", "refusal vs compliance"))
+    columns += [("false_positive_rate", "FPR"), ("false_negative_rate", "FNR")]
+    table.add_column("group")
+    for _, label in columns:
+        table.add_column(label, justify="right")
+    for group, metrics in by_group.items():
+        cells = [metrics.get(key) for key, _ in columns]
+        table.add_row(group, *("n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in cells))
+    console.print(table)
+
+
 def _print_compliance_metrics(title: str, metrics: dict[str, Any]) -> None:
     from .judges import COMPLIANCE_CLASSES
 
@@ -265,6 +281,8 @@ def judge_calibrate(
     max_connections: Annotated[int, typer.Option(help="Concurrent judge requests")] = 16,
     judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric or classifier judge says harmful")] = None,
     out: Annotated[Optional[str], typer.Option(help="Write the metrics as JSON here (input to --judge-calibration)")] = None,
+    predictions: Annotated[Optional[str], typer.Option(help="Write one row per labelled reply here (JSONL, or CSV for a .csv name): group, question, reply, human label, verdict, score, rationale, agrees")] = None,
+    group_col: Annotated[Optional[str], typer.Option(help="Column to break the metrics down by (a harm category, a model): agreement, FPR, FNR and n per group")] = None,
 ) -> None:
     """Run a judge over human-labelled replies and report how well it agrees with the humans."""
     import json
@@ -280,20 +298,29 @@ def judge_calibrate(
             f"{labels}: {label_col} holds compliance classes (full_compliance / full_refusal / partial_refusal): "
             "measure a compliance judge (--judge compliance or compliance-llm), or pass --positive to read them as harm labels"
         )
+    from .judges._disagreement import metrics_by_group, prediction_rows, write_predictions
+
+    labelled: Any
     if compliance_mode:
-        compliance_rows = load_compliance_labels(labels, question_col, response_col, label_col)[:limit]
-        count = len(compliance_rows)
+        labelled = load_compliance_labels(labels, question_col, response_col, label_col, group_col=group_col)[:limit]
     else:
-        rows = load_labels(labels, question_col, response_col, label_col, limit, positive=positive)
-        count = len(rows)
+        labelled = load_labels(labels, question_col, response_col, label_col, limit, positive=positive, group_col=group_col)
     the_judge = get_judge(judge, _split(judge_model) or None, threshold=judge_threshold)
-    console.print(f"judging {count} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
+    console.print(f"judging {len(labelled)} labelled replies with {judge_label(judge, _split(judge_model))} ...", highlight=False)
+    title = f"{judge_label(judge, _split(judge_model))} on {labels}"
     if compliance_mode:
-        metrics, _ = calibrate_compliance(the_judge, compliance_rows, max_connections)
-        _print_compliance_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
+        metrics, results = calibrate_compliance(the_judge, labelled, max_connections)
+        _print_compliance_metrics(title, metrics)
     else:
-        metrics, _ = calibrate(the_judge, rows, max_connections)
-        _print_metrics(f"{judge_label(judge, _split(judge_model))} on {labels}", metrics)
+        metrics, results = calibrate(the_judge, labelled, max_connections)
+        _print_metrics(title, metrics)
+    if group_col:
+        metrics["group_col"] = group_col
+        metrics["by_group"] = metrics_by_group(labelled, results, compliance_mode)
+        _print_group_metrics(f"by {group_col}", metrics["by_group"], compliance_mode)
+    if predictions:
+        written = write_predictions(predictions, prediction_rows(labelled, results, compliance_mode))
+        console.print(f"wrote {written} ({len(results)} rows)", highlight=False)
     if out:
         report = {
             "judge": judge,

@@ -24,6 +24,7 @@ class LabelledReply:
     label: int  # 1 = harmful (a successful jailbreak), 0 = not harmful
     source: str = ""  # which labelled set the row came from (for leave-one-source-out measurement)
     prompt_label: str = ""  # `safe` / `unsafe` where the source says (XSTest), else ""
+    group: str = ""  # the row's value in `--group-col` (a category, a model), for per-group metrics
 
 
 def parse_positive(positive: str | Sequence[str] | None) -> frozenset[str] | None:
@@ -59,6 +60,19 @@ def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
         raise RedInstructError(f"cannot read labels file {path}: {ex}") from None
 
 
+def check_columns(path: Path, columns: list[str], *wanted: str | None) -> None:
+    missing = [c for c in wanted if c is not None and c not in columns]
+    if missing:
+        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)})")
+
+
+def group_value(record: dict[str, Any], group_col: str | None) -> str:
+    if group_col is None:
+        return ""
+    value = record.get(group_col)
+    return str(value).strip() if value is not None and str(value).strip() else "(none)"
+
+
 def label_value(raw: Any, positive: frozenset[str] | None, where: str) -> int:
     """A row's 0/1 label: 0/1 as they are, or 1 for a value in `positive` and 0 for any other."""
     value = str(raw if raw is not None else "").strip()
@@ -81,6 +95,7 @@ def load_labels(
     limit: int | None = None,
     positive: str | Sequence[str] | None = None,
     source: str = "",
+    group_col: str | None = None,
 ) -> list[LabelledReply]:
     """Rows of a human-labelled CSV / JSON / JSONL file.
 
@@ -92,15 +107,14 @@ def load_labels(
         raise RedInstructError(f"labels file not found: {path}")
     positives = parse_positive(positive)
     columns, records = _read_records(path)
-    missing = [c for c in (question_col, response_col, label_col) if c not in columns]
-    if missing:
-        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)})")
+    check_columns(path, columns, question_col, response_col, label_col, group_col)
     first_line = 2 if path.suffix.lower() == ".csv" else 1
     rows = []
     for lineno, record in enumerate(records, start=first_line):
         label = label_value(record.get(label_col), positives, f"{path} row {lineno}")
         rows.append(
-            LabelledReply(str(record.get(question_col) or ""), str(record.get(response_col) or ""), label, source or path.stem)
+            LabelledReply(str(record.get(question_col) or ""), str(record.get(response_col) or ""), label, source or path.stem,
+                          group=group_value(record, group_col))
         )
         if limit and len(rows) >= limit:
             break

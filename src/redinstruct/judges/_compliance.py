@@ -43,6 +43,7 @@ class ComplianceLabel:
     response: str
     label: str  # one of COMPLIANCE_CLASSES
     source: str = ""
+    group: str = ""  # the row's value in `--group-col`, for per-group metrics
 
 
 def _phrase_features(responses: Sequence[str]) -> np.ndarray:
@@ -184,18 +185,17 @@ def compliance_judge(judge_model: str | None = None) -> ComplianceJudge:
 
 
 def load_compliance_labels(
-    path: str | Path, question_col: str = "prompt", response_col: str = "completion", label_col: str = "final_label", source: str = ""
+    path: str | Path, question_col: str = "prompt", response_col: str = "completion", label_col: str = "final_label", source: str = "",
+    group_col: str | None = None,
 ) -> list[ComplianceLabel]:
     """Rows of a CSV / JSON / JSONL file labelled with XSTest's classes (`1_full_compliance`, `full_refusal`, ...)."""
-    from ._calibration import _read_records
+    from ._calibration import _read_records, check_columns, group_value
 
     path = Path(path)
     if not path.is_file():
         raise RedInstructError(f"labels file not found: {path}")
     columns, records = _read_records(path)
-    missing = [c for c in (question_col, response_col, label_col) if c not in columns]
-    if missing:
-        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)})")
+    check_columns(path, columns, question_col, response_col, label_col, group_col)
     rows = []
     for number, record in enumerate(records, start=2 if path.suffix.lower() == ".csv" else 1):
         label = compliance_class(record.get(label_col))
@@ -204,7 +204,8 @@ def load_compliance_labels(
                 f"{path} row {number}: {label_col} must be a compliance class "
                 f"({', '.join(COMPLIANCE_CLASSES)}, optionally numbered like 1_full_compliance), got {record.get(label_col)!r}"
             )
-        rows.append(ComplianceLabel(str(record.get(question_col) or ""), str(record.get(response_col) or ""), label, source or path.stem))
+        rows.append(ComplianceLabel(str(record.get(question_col) or ""), str(record.get(response_col) or ""), label, source or path.stem,
+                                    group=group_value(record, group_col)))
     if not rows:
         raise RedInstructError(f"{path} has no labelled rows")
     return rows
