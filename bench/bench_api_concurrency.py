@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 os.environ.setdefault("REDINSTRUCT_DATA_DIR", str(HERE.parent.parent / "shared" / "data" / "redinstruct"))
 os.environ.setdefault("INSPECT_DISPLAY", "none")
 
+from redinstruct._defaults import DEFAULT_JUDGE  # noqa: E402
 from redinstruct.redeval import EvalConfig, run_redeval  # noqa: E402
 
 N = 256  # a multiple of 32 and 128: the bound has no partial wave
@@ -123,7 +124,7 @@ def main() -> None:
         Row("lean, refusal judge", 0.2, 32),
         Row("lean, refusal judge", 1.0, 128),
         Row("lean, LLM judge on the same server", 0.2, 32, judge="llm", judge_model="openai-api/local/judge"),
-        Row("lean, default offline judges, ~180-word replies", 0.2, 32, judge="classifier", compliance_judge="compliance", reply=LONG_REPLY),
+        Row("lean, default offline judges, ~180-word replies", 0.2, 32, judge=DEFAULT_JUDGE, compliance_judge="compliance", reply=LONG_REPLY),
         # the client's ceiling: the full HarmfulQA x 3 templates with an LLM judge, against an instant server
         Row("lean, LLM judge, instant server, HarmfulQA x 3", 0.0, 128, judge="llm", judge_model="openai-api/local/judge",
             n=1960, templates=("standard", "cot", "cou")),

@@ -25,6 +25,7 @@ from redinstruct.judges._compliance import (
     DEFAULT_L2,
     FEATURES,
     ComplianceHead,
+    classify,
     compliance_metrics,
     featurize,
     fit_head,
@@ -57,13 +58,15 @@ def main() -> int:
     features = {m: featurize([r.response for r in rs]) for m, rs in rows.items()}
     labels = {m: np.asarray([COMPLIANCE_CLASSES.index(r.label) for r in rs]) for m, rs in rows.items()}
 
-    held_out, string_match = {}, {}
+    held_out, string_match, head_alone = {}, {}, {}
     for model in rows:
         train = [m for m in rows if m != model]
         w, b = fit_head(np.vstack([features[m] for m in train]), np.concatenate([labels[m] for m in train]), args.l2)
         head = ComplianceHead(w, b)
-        predicted = [COMPLIANCE_CLASSES[i] for i in head.probabilities(features[model]).argmax(1)]
+        predicted = [c for c, _ in classify(head, features[model], [r.response for r in rows[model]])]
         held_out[model] = compliance_metrics([r.label for r in rows[model]], predicted)
+        head_only = [COMPLIANCE_CLASSES[i] for i in head.probabilities(features[model]).argmax(1)]
+        head_alone[model] = compliance_metrics([r.label for r in rows[model]], head_only)
         string_match[model] = compliance_metrics(
             [r.label for r in rows[model]], ["full_refusal" if find_refusal(r.response) else "full_compliance" for r in rows[model]]
         )
@@ -72,7 +75,9 @@ def main() -> int:
     print(f"XSTest replies per model: {', '.join(f'{m} {len(rows[m])}' for m in models)}\n")
     print("| judge | " + " | ".join(f"{m} 3-way" for m in models) + " | worst 3-way | " + " | ".join(f"{m} refusal vs compliance" for m in models) + " |")
     print("|---|" + "---|" * (2 * len(models) + 1))
-    for name, table in (("compliance (offline, fitted without the held-out model)", held_out), ("refusal phrases (redinstruct's string match)", string_match)):
+    for name, table in (("compliance (offline, fitted without the held-out model: refusal shapes, then the head)", held_out),
+                        ("the head alone (no refusal-shape rules)", head_alone),
+                        ("refusal phrases (redinstruct's string match)", string_match)):
         worst = min(table[m]["agreement"] for m in models)
         print(
             f"| {name} | "

@@ -256,5 +256,5 @@ def test_rubric_scores_are_kept_per_sample(tmp_path, openai_server):
 
 def test_eval_help_shows_what_runs_by_default():
     text = " ".join(run_cli("eval", "--help", env={"COLUMNS": "200"}).stdout.split())
-    for default in ("(smollm2)", "(demo)", "(standard,cot,cou)", "[default: classifier]"):
+    for default in ("(smollm2)", "(demo)", "(standard,cot,cou)", "[default: crossencoder]"):
         assert default in text, default

@@ -90,7 +90,7 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     preset = load_config(None, "smollm2-offline", {})
     assert preset["base"] == "smollm2" and preset["distill"]["limit"] == 24
     paper = load_config(None, "paper-vicuna7b", {"data": "hq.json", "eval": {"limit": 5}})
-    assert paper["align"]["chat_template"] == "vicuna" and paper["eval"]["limit"] == 5 and paper["eval"]["judge"] == "classifier"
+    assert paper["align"]["chat_template"] == "vicuna" and paper["eval"]["limit"] == 5 and paper["eval"]["judge"] == "crossencoder"
     with pytest.raises(RedInstructError, match="unknown preset"):
         load_config(None, "nope", {})
     bad = tmp_path / "bad.yaml"

@@ -30,6 +30,12 @@ def measured_quality() -> dict[str, Any]:
     return json.loads(text)
 
 
+def external_figures(name: str) -> dict[str, dict[str, float]]:
+    """{held-out set: figures} for a judge, from sets of other sources the team measured on ({} when none)."""
+    sets = measured_quality().get("external", {}).get("sets", {})
+    return {title: judges[name] for title, judges in sets.items() if name in judges}
+
+
 def judge_quality(label: str) -> dict[str, Any]:
     """What is known of a judge's agreement with human labels, from its run label (`crossencoder`, `llm:openai/gpt-4o`)."""
     name, _, model = label.partition(":")
@@ -50,6 +56,13 @@ def judge_quality(label: str) -> dict[str, Any]:
                 "leave-one-source-out, docs/judges.md"
             ),
         )
+        external = external_figures(name)
+        if external:
+            agreements = [f["agreement"] for f in external.values() if "agreement" in f]
+            fprs = [f["false_positive_rate"] for f in external.values() if "false_positive_rate" in f]
+            quality.update(external_worst_agreement=min(agreements, default=None), external_worst_fpr=max(fprs, default=None))
+            quality["summary"] += (f"; on held-out sets from other sources: worst agreement {min(agreements):.3f}, "
+                                   f"worst false-positive rate {max(fprs):.3f}")
     elif name in OFFLINE_JUDGES:
         who = "this judge, fitted by you," if model else "this judge"
         quality["summary"] = f"agreement of {who} with human labels not measured; measure it with 'redinstruct judge calibrate' on labels from another source"
