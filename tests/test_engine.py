@@ -93,6 +93,13 @@ def test_close_joins_the_worker_and_a_later_request_restarts_it(smollm2):
     engine.close()
     engine.close()  # twice is harmless
 
+    # closed mid-work (a command interrupted): it stops after the pass in hand, and no caller is left waiting
+    pending = [engine.submit(GenerationRequest(prompt, 400), tokenizer(prompt)["input_ids"]) for _ in range(4)]
+    engine.close()
+    assert all(f.done() for f in pending) and not engine._thread
+    errors = [f.exception() for f in pending if f.exception() is not None]
+    assert errors and all("engine was closed" in str(e) for e in errors)
+
 
 def test_draft_width_pays_only_when_drafts_are_likely_accepted():
     assert choose_draft_width([[], [], []], [0.5, 0.5, 0.5]) == 0

@@ -22,7 +22,7 @@ from ..errors import RedInstructError, RunFailed
 from ..judges import find_refusal
 from ..redeval import clean_reply
 from ._parse import clean_item, filter_questions, parse_conversation, parse_list
-from ._report import StageReport, stage_reports, write_settings
+from ._report import stage_reports, write_settings
 from ._store import STAGES, StageFile
 from ._tries import (DEFAULT_RETRIES, EMPTY, GENERATION_ERROR, REFUSED, RETRY_TEMPERATURE, UNPARSEABLE, Attempt, Try,
                      UnitTries, is_finished, previous_attempts)

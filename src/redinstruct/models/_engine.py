@@ -311,8 +311,7 @@ class PrefixSharingGenerator:
         self._lock = threading.Lock()
         self._lanes: list[_Lane] = []
         self._cache_name: str | None = None
-        self._closing = False
-        self._stop_requested = False  # the worker saw close()'s marker: it stops once nothing is in hand
+        self._closing = False  # close() asked the worker to stop: it abandons what it holds after the current pass
         self.forward_passes = 0  # for benchmarks
         _LIVE_ENGINES.add(self)
 
@@ -337,11 +336,15 @@ class PrefixSharingGenerator:
         return future
 
     def close(self, timeout_s: float | None = None) -> None:
-        """Finish the work in hand, then stop and join the worker thread (a later submit restarts it)."""
+        """Stop and join the worker thread after its current forward pass (a later submit restarts it).
+
+        Requests still unfinished then fail with "the generation engine was closed": commands close
+        their engines when they end (or are interrupted), and nobody is left waiting for those.
+        """
         with self._lock:
             if self._thread is not None and not self._closing:
                 self._closing = True
-                self._queue.put(_STOP)  # type: ignore[arg-type]
+                self._queue.put(_STOP)  # type: ignore[arg-type]  (wakes a worker waiting for work)
             self._join(timeout_s)
 
     def _join(self, timeout_s: float | None = None) -> None:
@@ -361,10 +364,11 @@ class PrefixSharingGenerator:
         while True:
             try:
                 waiting = self._cycle(waiting)
-            except _Stopped as stopped:
-                for row in stopped.rows:  # asked for after close (the caller is leaving): never left waiting
-                    if not row.future.done():
+            except _Stopped:
+                for row in waiting + [row for lane in self._lanes for row in lane.rows] + self._drain():
+                    if not row.future.done():  # the caller is leaving; never left waiting all the same
                         row.future.set_exception(RuntimeError("the generation engine was closed"))
+                self._lanes = []
                 return
             except Exception as ex:  # a bug here must not leave callers waiting forever
                 for row in waiting + [row for lane in self._lanes for row in lane.rows]:
@@ -374,26 +378,23 @@ class PrefixSharingGenerator:
 
     def _take(self, waiting: list[_Row], timeout: float | None) -> None:
         item = self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
-        if item is _STOP:
-            self._stop_requested = True
-        else:
+        if item is not _STOP:
             waiting.append(item)
 
     def _cycle(self, waiting: list[_Row]) -> list[_Row]:
         """Admit waiting rows when worthwhile, then one pass per lane; returns the rows still waiting."""
-        if self._stop_requested and not self._lanes and not waiting:
-            self._stop_requested = False
-            raise _Stopped(self._drain())
+        if self._closing:
+            raise _Stopped()
         if not self._lanes and not waiting:
             self._take(waiting, None)
-            if self._stop_requested:
-                return waiting
         # requests sent together arrive within milliseconds of each other: take them all
-        while True:
+        while not self._closing:
             try:
                 self._take(waiting, GATHER_S if not self._lanes else 0)
             except Empty:
                 break
+        if self._closing:
+            raise _Stopped()
         free = self.batch_size - self._running()
         # merging copies a lane's cache: admit a good share of the batch at once, or the last few rows once they have waited
         quarter = max(1, self.batch_size // 4)
@@ -538,8 +539,4 @@ class PrefixSharingGenerator:
 
 
 class _Stopped(Exception):
-    """The worker was closed; `rows` arrived after the close and are refused."""
-
-    def __init__(self, rows: list[_Row]) -> None:
-        super().__init__("closed")
-        self.rows = rows
+    """close() was called: the worker abandons what it holds and returns."""
