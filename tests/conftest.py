@@ -74,7 +74,7 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatible
 
 # the tiny HARMFULQA configuration on the packaged model, as `harmfulqa generate` options
 TINY_GENERATION = ["--topics", "1", "--subtopics-per-topic", "2", "--questions-per-subtopic", "2", "--conversations-per-question", "1",
-                   "--turns", "2", "--max-tokens", "64"]
+                   "--turns", "2", "--max-tokens", "64", "--retries", "1"]  # one retry keeps the runs short; retries are tested on the test server
 TINY_GENERATION_RUNS = 3
 
 

@@ -14,7 +14,7 @@ from redinstruct.harmfulqa import STAGES, GenerateSettings, generate_harmfulqa, 
 from redinstruct.harmfulqa._store import StageFile
 from redinstruct.harmfulqa._tries import is_finished
 
-TINY = dict(topics=1, subtopics_per_topic=2, questions_per_subtopic=2, conversations_per_question=1, turns=2, max_tokens=64)
+TINY = dict(topics=1, subtopics_per_topic=2, questions_per_subtopic=2, conversations_per_question=1, turns=2, max_tokens=64, retries=1)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_a_unit_cut_short_is_redone_and_nothing_else(generated, tmp_path):
     lines = blue.read_text().splitlines(keepends=True)
     blue.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a kill mid-write
     failed_before = _failed_units(copy)["blue"]
-    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(copy), stages=["blue"], **TINY), echo=lambda m: None)
+    ran = generate_harmfulqa(GenerateSettings(model="smollm2", out=str(copy), stages=["blue"], **{**TINY, "retries": 0}), echo=lambda m: None)
     assert ran["blue"] == 1 + failed_before
     assert blue.read_text().splitlines()[: len(lines) - 1] == [line.rstrip("\n") for line in lines[:-1]]
 
