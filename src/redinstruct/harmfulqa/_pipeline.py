@@ -213,27 +213,25 @@ def _names(raw: str, limit: int) -> list[str]:
     return list(dict.fromkeys(clean_item(t) for t in parse_list(raw) if clean_item(t)))[:limit]
 
 
-def _listed(raw: str, error: str | None, names: list[str]) -> Try:
-    """A topic or subtopic list: usable when it names at least one."""
+def _judged(raw: str, error: str | None, value: Any, usable: bool) -> Try:
+    """One attempt's outcome: the value when usable, else why not (generation error, empty, refusal, unparseable)."""
     if error:
         return Try(problem=GENERATION_ERROR, raw=raw, error=error)
-    if names:
-        return Try(value=names, raw=raw)
+    if usable:
+        return Try(value=value, raw=raw)
     if not raw.strip():
         return Try(problem=EMPTY, raw=raw)
     return Try(problem=REFUSED if find_refusal(raw) else UNPARSEABLE, raw=raw)
+
+
+def _listed(raw: str, error: str | None, names: list[str]) -> Try:
+    """A topic or subtopic list: usable when it names at least one."""
+    return _judged(raw, error, names, bool(names))
 
 
 def _questions_try(raw: str, error: str | None, candidates: list[str]) -> Try:
     """A question list: usable when at least one candidate is a real, non-refusing question."""
-    if error:
-        return Try(problem=GENERATION_ERROR, raw=raw, error=error)
-    filtered = filter_questions(candidates)
-    if filtered.kept:
-        return Try(value=candidates, raw=raw)
-    if not raw.strip():
-        return Try(problem=EMPTY, raw=raw)
-    return Try(problem=REFUSED if find_refusal(raw) else UNPARSEABLE, raw=raw)
+    return _judged(raw, error, candidates, bool(not error and filter_questions(candidates).kept))
 
 
 async def _blue_turn_by_turn(
