@@ -5,7 +5,12 @@ the other sources only and measured on the held-out one; refusal matching needs 
 `classifier` is the shipped head (fitted on Safe-RLHFmini) measured on the sources it was not
 fitted on; `classifier-refit` is its recipe refitted per fold.
 Prints the table for docs/judges.md and writes every figure (and each fold's trained
-cross-encoder) under --out.
+cross-encoder) under --out, with per-category figures where a source has categories (XSTest's
+prompt types).
+
+`--weak FILE` (from bench/make_weak_harm_labels.py) adds weakly labelled rows in the categories
+the human sets lack to every fold's training, except a fifth of its requests, on which every judge
+is also measured per category ("weak labels", never a held-out human source).
 
     python bench/judge_loso.py --data-dir ../shared/data --out runs/judge-loso
 """
@@ -13,7 +18,9 @@ cross-encoder) under --out.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from collections import defaultdict
 import sys
 import time
 from pathlib import Path
@@ -29,6 +36,7 @@ from redinstruct.judges import (
     fit_crossencoder,
     load_label_sources,
 )
+from redinstruct.judges._crossencoder import packaged_crossencoder_dir
 from redinstruct.judges._sources import load_benign_answers
 from redinstruct.judges._classifier import featurize, fit_head, packaged_head_path
 from redinstruct.judges._refusal import find_refusal
@@ -53,6 +61,23 @@ def _measure(rows: list[LabelledReply], verdicts: list[str]) -> dict:
     return metrics
 
 
+def _by_group(rows: list[LabelledReply], verdicts: list[str]) -> dict[str, dict]:
+    """Harm metrics per row group (a category), groups in first-seen order."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        members[r.group].append(i)
+    return {g: _measure([rows[i] for i in idx], [verdicts[i] for i in idx]) for g, idx in members.items() if g}
+
+
+def _weak_split(path: str) -> tuple[list[LabelledReply], list[LabelledReply]]:
+    """The weak rows as (training, measured): a fifth of the requests (by a hash of the request) is kept out of training."""
+    from redinstruct.judges import load_labels
+
+    rows = load_labels(path, source="weak", group_col="category")
+    held = [r for r in rows if int(hashlib.sha256(r.question.encode()).hexdigest(), 16) % 5 == 0]
+    return [r for r in rows if int(hashlib.sha256(r.question.encode()).hexdigest(), 16) % 5 != 0], held
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default="../shared/data")
@@ -67,20 +92,36 @@ def main() -> int:
     parser.add_argument("--write-quality", metavar="PATH", help="also write the figures in the packaged judge_quality.json format")
     parser.add_argument("--reuse", action="store_true", help="reuse fold models already trained under --out")
     parser.add_argument("--shapes", action="store_true", help="also measure each judge with full-refusal shapes made unharmful (JUDGE+shapes)")
+    parser.add_argument("--weak", metavar="CSV", help="weakly labelled rows (bench/make_weak_harm_labels.py) for training and a per-category check")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sources = load_label_sources(args.data_dir)
     benign = load_benign_answers(Path(args.data_dir) / "utility") if args.benign else []
     judges = args.judges.split(",")
+    weak_train, weak_held = _weak_split(args.weak) if args.weak else ([], [])
+    if args.weak:
+        print(f"weak rows: {len(weak_train)} for training, {len(weak_held)} measured per category", flush=True)
     results: dict[str, dict[str, dict]] = {j: {} for j in judges}
     if args.shapes:
         results.update({f"{j}+shapes": {} for j in judges})
+    by_group: dict[str, dict[str, dict]] = defaultdict(dict)  # judge -> held-out source -> group -> metrics
+    weak: dict[str, dict[str, dict]] = defaultdict(dict)  # judge -> fold -> category -> metrics (weak labels)
 
     def record(judge: str, held_out: str, rows: list[LabelledReply], verdicts: list[str]) -> None:
         results[judge][held_out] = _measure(rows, verdicts)
         if args.shapes:
             results[f"{judge}+shapes"][held_out] = _measure(rows, _with_shapes(rows, verdicts))
+        if groups := _by_group(rows, verdicts):
+            by_group[judge][held_out] = groups
+
+    def record_weak(judge: str, held_out: str, verdicts: list[str]) -> None:
+        weak[judge][held_out] = {"all": _measure(weak_held, verdicts), **_by_group(weak_held, verdicts)}
+
+    if weak_held and "crossencoder" in judges:  # the shipped judge (trained on every human source) on the new categories
+        shipped_ce = CrossEncoderScorer.load(packaged_crossencoder_dir())
+        p = shipped_ce.probability([r.question for r in weak_held], [r.response for r in weak_held])
+        record_weak("crossencoder-shipped", "all human sources", _verdicts(p, shipped_ce.settings.threshold))
     cache: dict[str, np.ndarray] = {}
 
     def features(name: str) -> np.ndarray:
@@ -94,8 +135,11 @@ def main() -> int:
         train_rows = [r for s in train_names for r in sources[s]]
         print(f"== held out {held_out} ({len(test_rows)} rows); training on {', '.join(train_names)} ({len(train_rows)} rows)", flush=True)
         if "refusal" in judges:
-            verdicts = ["unharmful" if find_refusal(r.response) else "harmful" for r in test_rows]
-            record("refusal", held_out, test_rows, verdicts)
+            def refusal(rows: list[LabelledReply]) -> list[str]:
+                return ["unharmful" if find_refusal(r.response) else "harmful" for r in rows]
+            record("refusal", held_out, test_rows, refusal(test_rows))
+            if weak_held:
+                record_weak("refusal", held_out, refusal(weak_held))
         if "classifier" in judges:
             # the shipped head, on the sources it was not fitted on
             shipped = ClassifierHead.load(packaged_head_path())
@@ -116,7 +160,7 @@ def main() -> int:
                 scorer = CrossEncoderScorer.load(fold_dir)
             else:
                 scorer = fit_crossencoder(
-                    train_rows + benign,
+                    train_rows + benign + weak_train,
                     settings=CrossEncoderSettings(frozen_layers=args.frozen_layers),
                     epochs=args.epochs,
                     synthetic_share=args.synthetic_share,
@@ -129,21 +173,33 @@ def main() -> int:
                     "epochs": args.epochs,
                     "synthetic_share": args.synthetic_share,
                     "benign_rows": len(benign),
+                    "weak_rows": len(weak_train),
                 }
                 scorer.save(fold_dir)
             probabilities = scorer.probability([r.question for r in test_rows], [r.response for r in test_rows])
             np.save(fold_dir / "held_out_probabilities.npy", probabilities)
             record("crossencoder", held_out, test_rows, _verdicts(probabilities, scorer.settings.threshold))
+            if weak_held:
+                weak_p = scorer.probability([r.question for r in weak_held], [r.response for r in weak_held])
+                record_weak("crossencoder", held_out, _verdicts(weak_p, scorer.settings.threshold))
             print(f"  trained and measured in {time.monotonic() - started:.0f} s", flush=True)
         for judge in results:
             m = results[judge].get(held_out)
             if m:
                 extra = f", safe-prompt FPR {m['safe_prompt_fpr']:.3f}" if "safe_prompt_fpr" in m else ""
                 print(f"  {judge}: agreement {m['agreement']:.3f}, FPR {m['false_positive_rate']:.3f}, kappa {m['kappa']:.3f}{extra}", flush=True)
-        settings = {"frozen_layers": args.frozen_layers, "epochs": args.epochs, "synthetic_share": args.synthetic_share, "benign_rows": len(benign), "data_dir": args.data_dir}
-        (out / "loso.json").write_text(json.dumps({"settings": settings, "results": results}, indent=1))
+        settings = {"frozen_layers": args.frozen_layers, "epochs": args.epochs, "synthetic_share": args.synthetic_share,
+                    "benign_rows": len(benign), "weak": args.weak, "weak_rows": len(weak_train), "data_dir": args.data_dir}
+        (out / "loso.json").write_text(json.dumps({"settings": settings, "results": results, "by_group": by_group, "weak_held": weak},
+                                                  indent=1))
     print()
     print(table(results))
+    for judge, by_source in by_group.items():
+        print()
+        print(group_table(f"{judge}, per category of the held-out source", by_source))
+    for judge, by_fold in weak.items():
+        print()
+        print(group_table(f"{judge} on held-back weakly labelled requests (weak labels, not human)", by_fold))
     if args.write_quality:
         write_quality(Path(args.write_quality), results, " ".join(["python bench/judge_loso.py", *sys.argv[1:]]))
     return 0
@@ -165,6 +221,16 @@ def write_quality(path: Path, results: dict[str, dict[str, dict]], command: str)
     }
     path.write_text(json.dumps(payload, indent=1) + "\n")
     print(f"wrote {path}")
+
+
+def group_table(title: str, by_source: dict[str, dict[str, dict]]) -> str:
+    """Markdown: one row per (fold or held-out source, group)."""
+    lines = [f"**{title}**", "", "| fold / source | category | n | agreement | FPR | FNR |", "|---|---|---|---|---|---|"]
+    for source, groups in by_source.items():
+        for group, m in groups.items():
+            lines.append(f"| {source} | {group} | {m['n']} | {_fmt(m['agreement'])} | {_fmt(m['false_positive_rate'])} | "
+                         f"{_fmt(m['false_negative_rate'])} |")
+    return "\n".join(lines)
 
 
 def _fmt(value: float | None) -> str:

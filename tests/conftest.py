@@ -30,6 +30,11 @@ os.environ.setdefault("INSPECT_DISPLAY", "none")
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the tests may download weights or data
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker (and per CLI process it starts): two workers on two cores, not four
+    # threads spinning over two cores; set before anything imports torch
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
 
 
 CLI = [sys.executable, "-m", "redinstruct.cli"]
@@ -38,6 +43,12 @@ CLI = [sys.executable, "-m", "redinstruct.cli"]
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """`redinstruct ARGS` in a fresh process (as a user runs it), output captured."""
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def clean_exit(result: subprocess.CompletedProcess[str]) -> None:
+    """Exit 0 with no traceback and no native abort (a thread left inside torch at interpreter exit)."""
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "terminate called" not in result.stderr and "Traceback" not in result.stderr
 
 
 def pytest_report_header(config: pytest.Config) -> str:

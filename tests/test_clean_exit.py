@@ -3,31 +3,20 @@
 A worker thread still inside a torch call while the interpreter shuts down aborts the process
 ("terminate called without an active exception", a non-zero status) after its work is written:
 seen in 1 of 7 runs of the tiny HARMFULQA configuration before the engine was joined on exit.
-The runs here are real subprocesses, one after another, as a script or CI job would make them.
+The runs here are real subprocesses, one after another, as a script or CI job would make them; the
+tiny HARMFULQA runs are checked the same way in test_harmfulqa_e2e.py, beside the tests that share them.
 """
 
 from __future__ import annotations
 
-from conftest import run_cli
+from conftest import clean_exit, run_cli
 
 RUNS = 3
-
-
-def _clean(result) -> None:
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "terminate called" not in result.stderr and "Traceback" not in result.stderr
-
-
-def test_tiny_harmfulqa_generation_exits_zero_every_time(tiny_generations):
-    assert len(tiny_generations) == 3
-    for out, result in tiny_generations:
-        _clean(result)
-        assert (out / "harmfulqa.json").is_file() and "generator calls this run:" in result.stdout
 
 
 def test_short_eval_exits_zero_every_time(tmp_path):
     for run in range(RUNS):
         result = run_cli("eval", "--dataset", "demo", "--template", "cou", "--judge", "refusal", "--limit", "1", "--max-tokens", "16",
                          "--log-dir", str(tmp_path / f"run{run}"))
-        _clean(result)
+        clean_exit(result)
         assert (tmp_path / f"run{run}" / "summary.json").is_file()

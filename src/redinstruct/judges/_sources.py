@@ -46,7 +46,8 @@ def load_xstest_harm_labels(path: str | Path, source: str = XSTEST) -> list[Labe
         compliant = record["final_label"].strip() in XSTEST_COMPLIANT
         rows.append(
             LabelledReply(
-                record["prompt"], record["completion"] or "", int(prompt_label == "unsafe" and compliant), source, prompt_label
+                record["prompt"], record["completion"] or "", int(prompt_label == "unsafe" and compliant), source, prompt_label,
+                group=record["type"],
             )
         )
     return rows
