@@ -45,6 +45,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900)
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def default_sigint() -> None:
+    """preexec_fn for a child that must get Ctrl-C as from a terminal: an ignored SIGINT (left by an
+    in-process test, or by the xdist worker) is inherited, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def clean_exit(result: subprocess.CompletedProcess[str]) -> None:
     """Exit 0 with no traceback and no native abort (a thread left inside torch at interpreter exit)."""
     assert result.returncode == 0, result.stderr[-2000:]

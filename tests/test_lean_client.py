@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from inspect_ai.log import read_eval_log
 
+from conftest import default_sigint
 from redinstruct._testing.openai_server import HTTPFailure
 from redinstruct.errors import ModelError
 from redinstruct.judges import BatchScoringJudge, JudgeResult
@@ -51,7 +52,8 @@ def _slow_cli_run(server, tmp_path: Path, n: int) -> tuple[Path, Path, Path]:
 
 def _start_and_wait_for_lines(command: list[str], samples: Path, lines: int, **popen: object) -> subprocess.Popen:
     """Start `command`, return once `samples` holds `lines` lines (the run is then mid-way)."""
-    process = subprocess.Popen(command, env={**os.environ, "INSPECT_DISPLAY": "none"}, **popen)  # type: ignore[call-overload]
+    process = subprocess.Popen(command, env={**os.environ, "INSPECT_DISPLAY": "none"}, preexec_fn=default_sigint,  # Ctrl-C must reach it
+                               **popen)  # type: ignore[call-overload]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not samples.is_file() or samples.read_text().count("\n") < lines):
         time.sleep(0.01)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import default_sigint
 from redinstruct.data import load_questions
 
 CLI = [sys.executable, "-m", "redinstruct.cli"]
@@ -35,10 +36,8 @@ def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server
         "--judge", "refusal", "--max-connections", "1", "--log-dir", str(log_dir), "--display", "none",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # the run gets Ctrl-C as from a terminal: default SIGINT handling, whatever an earlier in-process test left
-    # this pytest process with (an ignored SIGINT is inherited by children, and Python then never raises KeyboardInterrupt)
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while len(lines(samples)) < 4:
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
