@@ -74,8 +74,8 @@ def _weak_split(path: str) -> tuple[list[LabelledReply], list[LabelledReply]]:
     from redinstruct.judges import load_labels
 
     rows = load_labels(path, source="weak", group_col="category")
-    held = [r for r in rows if int(hashlib.sha256(r.question.encode()).hexdigest(), 16) % 5 == 0]
-    return [r for r in rows if int(hashlib.sha256(r.question.encode()).hexdigest(), 16) % 5 != 0], held
+    held_back = [int(hashlib.sha256(r.question.encode()).hexdigest(), 16) % 5 == 0 for r in rows]
+    return [r for r, h in zip(rows, held_back) if not h], [r for r, h in zip(rows, held_back) if h]
 
 
 def main() -> int:
