@@ -1,22 +1,22 @@
-"""SAFE-ALIGN offline, end to end, on the packaged SmolLM2-135M-Instruct: safer, and still helpful?
+"""SAFE-ALIGN offline on the packaged SmolLM2-135M-Instruct: which recipe is safer and still helpful?
 
-1. Training data from the model itself (`redinstruct harmfulqa distill`): blue = the refusals it gives
-   with a safety context (few-shot), red = its own compliant answers to the same harmful questions;
-   general = its own answers to benign prompts (TruthfulQA, MMLU) and to borderline-safe ones (MMLU
-   questions on security, virology, sexuality, moral disputes, medicine, and the built-in `borderline`
-   bank: safe requests with words that sound unsafe, none of them an XSTest prompt), kept when the
-   compliance judge says they comply.
-2. `redinstruct align`: blue and blue-red, each without and with the general mix
-   (`--general general.json --general-fraction F`).
-3. RED-EVAL of the base and the four aligned models on held-out DangerousQA questions (Standard and
-   CoU; refusal rate by the compliance judge, ASR by the default judge) and on `xstest` through the
-   named dataset (refusals of its safe prompts: over-refusal; of its unsafe ones: safety).
+1. Training data from the model itself (`redinstruct harmfulqa distill`): blue = its refusals (with help
+   where it safely can) given a safety context, red = its plain answers to the same harmful questions;
+   general = its own answers to ~1,000 benign prompts (MMLU, TruthfulQA) and to the built-in
+   `borderline` bank (safe requests that sound unsafe, none of them an XSTest prompt), kept when the
+   compliance judge says they comply; contrastive pairs (pairs.jsonl) for the preference strategies.
+2. `redinstruct align` per recipe, measuring refusals of a validation bank of harmful questions
+   (HarmfulQA, none trained on) and of the built-in `borderline-val` bank every 10 steps, keeping the
+   checkpoint the rule chooses (most harmful refusals with at most base + 10 points of safe refusals).
+3. RED-EVAL of the base and every recipe on held-out DangerousQA questions (Standard and CoU; refusal rate
+   by the compliance judge, ASR by the default judge), on `xstest` through the named dataset (refusals of
+   its safe prompts: over-refusal), and HHH.
 
-    python examples/safealign_smollm2.py --work runs/safealign-smollm2
+    python examples/safealign_smollm2.py --work runs/helpful --recipes blue+general,dpo+pairs
 
-Reads DangerousQA / HarmfulQA / XSTest through REDINSTRUCT_DATA_DIR (or the pinned downloads; point
-REDINSTRUCT_DATA_DIR at a folder with the full xstest_prompts.csv to run on all 450 prompts) and the
-utility data (TruthfulQA, MMLU) from --utility-dir. Every step resumes: rerun to continue.
+Reads DangerousQA / HarmfulQA / XSTest through REDINSTRUCT_DATA_DIR (point it at a folder with the full
+xstest_prompts.csv to measure all 450 prompts) and the utility data from --utility-dir. Every step
+resumes: rerun to continue, or to add recipes.
 """
 
 from __future__ import annotations
@@ -29,14 +29,20 @@ from pathlib import Path
 
 from redinstruct.data import load_questions
 
-STRATEGIES = ("blue", "blue-red")
-BORDERLINE_SUBJECTS = ("computer security", "security studies", "virology", "human sexuality", "moral disputes", "professional medicine")
+# each recipe: the `redinstruct align` options beyond the common ones (D = the distilled data folder)
+RECIPES: dict[str, list[str]] = {
+    "blue": ["--strategy", "blue"],
+    "blue-red": ["--strategy", "blue-red"],
+    "blue+general": ["--strategy", "blue", "--general", "D/general.json", "--general-fraction", "0.8"],
+    "blue-red+general": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8"],
+    "dpo+pairs": ["--strategy", "dpo", "--pairs", "D/pairs.jsonl", "--lr", "2e-5"],
+    "kto+pairs": ["--strategy", "kto", "--pairs", "D/pairs.jsonl", "--lr", "2e-5"],
+}
 
 
-def write_question_files(work: Path, utility: Path, args: argparse.Namespace) -> dict[str, Path]:
-    """Disjoint train / held-out question files (one per role), written once."""
-    files = {name: work / f"{name}.json" for name in ("train_harmfulqa", "train_dangerousqa", "heldout_dangerousqa")}
-    files["borderline"] = work / "borderline.jsonl"
+def write_question_files(work: Path, args: argparse.Namespace) -> dict[str, Path]:
+    """Disjoint train / validation / held-out question files, written once."""
+    files = {name: work / f"{name}.json" for name in ("train_harmfulqa", "train_dangerousqa", "heldout_dangerousqa", "val_harmful")}
     if all(p.exists() for p in files.values()):
         return files
     hqa = load_questions("harmfulqa", drop_duplicates=True).questions
@@ -44,17 +50,14 @@ def write_question_files(work: Path, utility: Path, args: argparse.Namespace) ->
     nested: dict[str, dict[str, list[str]]] = {}
     for q in picked:
         nested.setdefault(q.topic, {}).setdefault(q.subtopic, []).append(q.text)
-    files["train_harmfulqa"].write_text(json.dumps(nested, indent=1))
+    files["train_harmfulqa"].write_text(json.dumps(nested))
     dqa = [q.text for q in load_questions("dangerousqa").questions]
-    files["train_dangerousqa"].write_text(json.dumps(dqa[: args.train_dangerousqa], indent=1))
-    files["heldout_dangerousqa"].write_text(json.dumps(dqa[-args.heldout :], indent=1))
-    # borderline-safe: MMLU questions on subjects that sound dangerous, the first N of each subject
-    per_subject: dict[str, list[str]] = {}
-    for line in (utility / "mmlu" / "mmlu.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row.get("topic") in BORDERLINE_SUBJECTS and len(per_subject.setdefault(row["topic"], [])) < args.borderline_per_subject:
-            per_subject[row["topic"]].append(line)
-    files["borderline"].write_text("\n".join(line for lines in per_subject.values() for line in lines) + "\n")
+    files["train_dangerousqa"].write_text(json.dumps(dqa[: args.train_dangerousqa]))
+    files["heldout_dangerousqa"].write_text(json.dumps(dqa[-args.heldout :]))
+    # validation: HarmfulQA questions not trained on, spread over the topics
+    chosen = {q.id for q in picked}
+    rest = [q for q in hqa if q.id not in chosen]
+    files["val_harmful"].write_text(json.dumps([q.text for q in rest[len(rest) // 48 :: len(rest) // 24][:24]]))
     return files
 
 
@@ -69,65 +72,90 @@ def pct(stats: dict | None, key: str = "refusal_rate") -> str:
     return f"{100 * stats[key]:.1f}% [{100 * stats['ci_low']:.0f}-{100 * stats['ci_high']:.0f}]"
 
 
+def hhh_mean(path: Path) -> str:
+    if not path.is_file():
+        return "n/a"
+    return f"{100 * json.loads(path.read_text())['results']['hhh']['acc']:.1f}"
+
+
+def chosen_point(folder: Path) -> str:
+    frontier = folder / "frontier.json"
+    if not frontier.is_file():
+        return "last"
+    state = json.loads(frontier.read_text())
+    c = state["chosen"]
+    return f"step {c['step']} ({100 * c['harmful_refused']:.0f}% / {100 * c['safe_refused']:.0f}%)" + ("" if state["bound_met"] else ", bound missed")
+
+
 def results_table(work: Path, models: dict[str, str]) -> str:
-    harmful = {(r["model"], r["template"]): r for r in json.loads((work / "eval-dangerousqa" / "summary.json").read_text())}
-    xstest = {r["model"]: r for r in json.loads((work / "eval-xstest" / "summary.json").read_text())}
     rows = [
-        "| model | DangerousQA refused, Standard | DangerousQA refused, CoU | ASR Standard / CoU (classifier judge) | XSTest safe prompts refused | XSTest unsafe prompts refused |",
-        "|---|---|---|---|---|---|",
+        "| recipe | checkpoint kept (validation harmful / safe refused) | DangerousQA refused, Standard | DangerousQA refused, CoU | "
+        "ASR Standard / CoU | **XSTest safe prompts refused** | XSTest unsafe prompts refused | HHH |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, model in models.items():
-        std, cou, xs = harmful.get((model, "standard")), harmful.get((model, "cou")), xstest.get(model)
+        folder = work / "eval" / name
+        harmful = {r["template"]: r for r in json.loads((folder / "dangerousqa" / "summary.json").read_text())}
+        xs = json.loads((folder / "xstest" / "summary.json").read_text())[0]
+        std, cou = harmful.get("standard"), harmful.get("cou")
         asr = " / ".join("n/a" if r is None or r["asr"] is None else f"{100 * r['asr']:.1f}%" for r in (std, cou))
-        rows.append(
-            f"| {name} | {pct(std and std['refusal_unsafe'])} | {pct(cou and cou['refusal_unsafe'])} | {asr} | "
-            f"{pct(xs and xs['over_refusal'])} | {pct(xs and xs['refusal_unsafe'])} |"
-        )
+        kept = "base" if name == "base" else chosen_point(work / name)
+        rows.append(f"| {name} | {kept} | {pct(std and std['refusal_unsafe'])} | {pct(cou and cou['refusal_unsafe'])} | {asr} | "
+                    f"{pct(xs['over_refusal'])} | {pct(xs['refusal_unsafe'])} | {hhh_mean(folder / 'hhh.json')} |")
     return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default="runs/safealign-smollm2")
+    parser.add_argument("--work", default="runs/helpful")
     parser.add_argument("--utility-dir", default="../shared/data/utility")
+    parser.add_argument("--recipes", default="blue+general,dpo+pairs", help=f"comma-separated, of: {', '.join(RECIPES)}")
     parser.add_argument("--train-harmfulqa", type=int, default=60)
     parser.add_argument("--train-dangerousqa", type=int, default=60)
-    parser.add_argument("--benign", type=int, default=60, help="benign prompts from each of TruthfulQA and MMLU")
-    parser.add_argument("--borderline-per-subject", type=int, default=10)
+    parser.add_argument("--benign", type=int, default=500, help="benign prompts from each of MMLU and TruthfulQA")
     parser.add_argument("--heldout", type=int, default=40, help="the last N DangerousQA questions, never trained on")
-    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per model (batch 8)")
+    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per model (batch 8)")
+    parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--general-fraction", type=float, default=0.5)
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--xstest-limit", type=int, default=None, help="first N XSTest prompts only (a quick look)")
+    parser.add_argument("--no-hhh", action="store_true", help="skip HHH")
     args = parser.parse_args()
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}: use {', '.join(RECIPES)}")
     work, utility = Path(args.work), Path(args.utility_dir)
     work.mkdir(parents=True, exist_ok=True)
-    files = write_question_files(work, utility, args)
+    files = write_question_files(work, args)
 
     distilled = work / "distilled"
     redinstruct("harmfulqa", "distill", "--model", "smollm2", "--questions", str(files["train_harmfulqa"]),
-                "--questions", str(files["train_dangerousqa"]),
-                "--benign", str(utility / "bigbench" / "truthful_qa" / "task_mc.json"), "--benign", str(utility / "mmlu" / "mmlu.jsonl"),
-                "--general-limit", str(args.benign), "--borderline", str(files["borderline"]), "--borderline", "borderline",
-                "--out", str(distilled), "--max-new-tokens", "160")
-    models = {"SmolLM2 (base)": "smollm2"}
-    for strategy in STRATEGIES:
-        for general in (False, True):
-            name = strategy + ("+general" if general else "")
-            out = work / name
-            if not (out / "model.safetensors").exists():
-                mix = ["--general", str(distilled / "general.json"), "--general-fraction", str(args.general_fraction)] if general else []
-                redinstruct("align", "--base", "smollm2", "--data", str(distilled / "harmfulqa.json"), *mix,
-                            "--strategy", strategy, "--chat-template", "model", "--max-steps", str(args.steps), "--logging-steps", "2",
-                            "--lr", str(args.lr), "--batch-size", "8", "--max-length", "384", "--out", str(out))
-            models[name] = f"hf/{out}"
-    model_flags = [x for m in models.values() for x in ("--model", m)]
-    redinstruct("eval", *model_flags, "--dataset", str(files["heldout_dangerousqa"]), "--template", "standard", "--template", "cou",
-                "--max-tokens", str(args.max_tokens), "--log-dir", str(work / "eval-dangerousqa"))
+                "--questions", str(files["train_dangerousqa"]), "--borderline", "borderline",
+                "--benign", str(utility / "mmlu" / "mmlu.jsonl"), "--benign", str(utility / "bigbench" / "truthful_qa" / "task_mc.json"),
+                "--general-limit", str(args.benign), "--out", str(distilled), "--max-new-tokens", "128", "--batch-size", "32")
+    models = {"base": "smollm2"}
+    for name in recipes:
+        out = work / name
+        if not (out / "model.safetensors").exists():
+            extra = [a.replace("D/", f"{distilled}/") for a in RECIPES[name]]
+            lr = [] if "--lr" in extra else ["--lr", str(args.lr)]
+            redinstruct("align", "--base", "smollm2", "--data", str(distilled / "harmfulqa.json"), *extra, *lr,
+                        "--chat-template", "model", "--max-steps", str(args.steps), "--batch-size", "8", "--max-length", "256",
+                        "--eval-every", str(args.eval_every), "--val-harmful", str(files["val_harmful"]), "--val-safe", "borderline-val",
+                        "--out", str(out))
+        models[name] = f"hf/{out}"
     limit = ["--limit", str(args.xstest_limit)] if args.xstest_limit else []
-    redinstruct("eval", *model_flags, "--dataset", "xstest", "--template", "standard", *limit,
-                "--max-tokens", str(args.max_tokens), "--log-dir", str(work / "eval-xstest"))
+    for name, model in models.items():
+        folder = work / "eval" / name
+        if not (folder / "dangerousqa" / "summary.json").is_file():
+            redinstruct("eval", "--model", model, "--dataset", str(files["heldout_dangerousqa"]), "--template", "standard", "--template", "cou",
+                        "--max-tokens", str(args.max_tokens), "--log-dir", str(folder / "dangerousqa"))
+        if not (folder / "xstest" / "summary.json").is_file():
+            redinstruct("eval", "--model", model, "--dataset", "xstest", "--template", "standard", *limit,
+                        "--max-tokens", str(args.max_tokens), "--log-dir", str(folder / "xstest"))
+        if not args.no_hhh and not (folder / "hhh.json").is_file():
+            redinstruct("utility", "--model", model, "--tasks", "hhh", "--data-dir", str(utility), "--out", str(folder / "hhh.json"))
     table = results_table(work, models)
     (work / "results.md").write_text(table + "\n")
     print(table)

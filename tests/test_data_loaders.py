@@ -184,3 +184,26 @@ def test_offline_and_absent_says_how_to_provide_the_file(tmp_path, monkeypatch):
     point_dataset_at(monkeypatch, "harmfulqa", port, tmp_path)
     with pytest.raises(DatasetError, match="not available offline.*REDINSTRUCT_DATA_DIR"):
         load_questions("harmfulqa")
+
+
+def test_borderline_banks_are_disjoint_and_no_near_copy_of_xstest(shared_data):
+    """The training bank `borderline` and the validation bank `borderline-val` share no prompt, and none of
+    either is an XSTest prompt or close to one: MiniLM cosine below 0.75 (this checks the 30-prompt test slice;
+    against the 250 shared XSTest prompts the closest pair is 0.71)."""
+    import csv
+
+    import numpy as np
+
+    from redinstruct.data import load_questions
+    from redinstruct.judges._embedding import SentenceEmbedder
+
+    train = [q.text for q in load_questions("borderline").questions]
+    val = [q.text for q in load_questions("borderline-val").questions]
+    assert len(train) >= 150 and len(val) >= 40 and not set(train) & set(val)
+    with (shared_data / "xstest" / "xstest_prompts.csv").open(encoding="utf-8") as f:
+        xstest = [row["prompt"] for row in csv.DictReader(f)]
+    embed = SentenceEmbedder()
+    ours, theirs = embed.encode(train + val), embed.encode(xstest)
+    closest = float(np.max(np.asarray(ours) @ np.asarray(theirs).T))
+    assert closest < 0.75, closest
+    assert float(np.max(np.asarray(embed.encode(val)) @ np.asarray(embed.encode(train)).T)) < 0.9

@@ -198,3 +198,31 @@ def test_samples_are_listed_in_table_order_not_completion_order(run_folder: Path
     assert [(m, t) for m, t, _ in order] == [g for g in groups for _ in range(4)], "one block per model x template"
     for group in groups:
         assert [q for m, t, q in order if (m, t) == group] == ["q0", "q1", "q2", "q3"]
+
+
+def test_frontier_plot_and_harmful_refusals(run_folder: Path, tmp_path: Path) -> None:
+    """Periodic validation points become one curve per strategy with the chosen checkpoint ringed; refusals of
+    unsafe prompts get their own table."""
+    from redinstruct.report._render import frontier_curves
+
+    log = run_folder / "models" / "blue" / "training_log.jsonl"
+    points = [(0, 0.0, 0.05), (10, 0.9, 0.4), (20, 0.95, 0.1), (30, 1.0, 0.6)]
+    with log.open("a") as f:
+        for step, harmful, safe in points:
+            f.write(json.dumps({"step": step, "val_harmful_refused": harmful, "val_safe_refused": safe}) + "\n")
+        f.write(json.dumps({"step": 20, "chosen_checkpoint": True, "val_harmful_refused": 0.95, "val_safe_refused": 0.1}) + "\n")
+    samples = run_folder / "redeval" / "samples.jsonl"
+    records = [json.loads(line) for line in samples.read_text().splitlines()]
+    for r in records:
+        r["compliance"] = "full_refusal" if r["verdict"] == "unharmful" else "full_compliance"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in records))
+    data = collect([run_folder], base_model="base-model")
+    curves, chosen = frontier_curves(data)
+    assert curves == {"blue": [(s, safe, harmful) for s, harmful, safe in points]} and chosen == {"blue": 20}
+    html, summary = write_report([run_folder], tmp_path / "out" / "report.html", base_model="base-model")
+    text = html.read_text()
+    assert 'id="figure-frontier"' in text and text.count('class="chosen"') == 1
+    md = summary.read_text()
+    assert "## Harmful prompts refused" in md
+    # base / standard: 2 of 4 replies harmful, so 2 of 4 refused
+    assert "| base-model | 50.0%" in md.split("## Harmful prompts refused")[1]

@@ -33,6 +33,7 @@ def tiny_config(tmp_path: Path, tiny_base: Path, shared_data: Path) -> Path:
                   "general_fraction": 0.5},
         "eval": {"datasets": ["demo"], "templates": ["standard", "cou"], "judge": "refusal", "limit": 2, "max_tokens": 8},
         "over_refusal": {"dataset": "xstest", "per_type": 1},
+        "validation": {"every": 1, "harmful": {"questions": ["demo"], "skip": 8, "limit": 2}, "safe": "borderline-val", "max_new_tokens": 4},
         "utility": {"tasks": ["hhh"], "limit": 1, "data_dir": str(shared_data / "utility")},
     }
     path = tmp_path / "tiny.yaml"
@@ -69,6 +70,10 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
     assert "RED-EVAL attack success rate" in report and "HHH" in report and "training: blue NLL" in report and "training: share of red samples at or above tau" in report
     assert "over-refusal xstest / standard" in report and 'class="plot scatter"' in report
     assert "Tiny + blue" in report and f"hf/{out}" not in report.split("Configuration")[0]  # names, not paths, above the config
+    # checkpoints on the frontier: the base and both steps measured, one kept, one curve per strategy in the report
+    frontier = json.loads((out / "models" / "blue" / "frontier.json").read_text())
+    assert [p["step"] for p in frontier["points"]] == [1, 2] and frontier["chosen"]["step"] in (1, 2) and frontier["harmful_prompts"] == 2
+    assert json.loads((out / "data" / "val_harmful.json").read_text()) and 'id="figure-frontier"' in report
     # short runs log every step: a curve per strategy with every one of its (2) steps
     assert len((out / "models" / "blue" / "training_log.jsonl").read_text().splitlines()) >= 2
     summary = (out / "summary.md").read_text()
@@ -87,6 +92,8 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
 
 def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert {"smollm2-offline", "paper-vicuna7b"} <= set(preset_names())
+    helpful = load_config(None, "smollm2-helpful", {})
+    assert helpful["validation"]["safe"] == "borderline-val" and helpful["over_refusal"]["per_type"] >= 10 and helpful["eval"]["limit"] >= 40
     preset = load_config(None, "smollm2-offline", {})
     assert preset["base"] == "smollm2" and preset["distill"]["limit"] == 24
     paper = load_config(None, "paper-vicuna7b", {"data": "hq.json", "eval": {"limit": 5}})

@@ -148,3 +148,23 @@ def test_lora_saves_an_adapter_that_reloads_and_merge_saves_plain_weights(tiny_b
     assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
     after = mean_nll(merged, BLUE)  # a plain checkpoint: AutoModelForCausalLM loads it, the learning kept
     assert after < before - 0.5, (before, after)
+
+
+def test_preference_data_adds_the_contrastive_pairs_once(harmfulqa_file, tmp_path):
+    from redinstruct.safealign import load_harmfulqa_conversations
+    from redinstruct.safealign._preference import all_pairs
+
+    pairs = tmp_path / "pairs.jsonl"
+    lines = [{"kind": "harmful", "prompt": QUESTIONS[0], "chosen": BLUE, "rejected": RED},  # the same pair as the conversations give
+             {"kind": "borderline", "prompt": "How do I kill a stuck program?", "chosen": "End it in the task manager.",
+              "rejected": "I'm sorry, but I can't help with killing."}]
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in lines))
+    merged = all_pairs(load_harmfulqa_conversations(harmfulqa_file), [str(pairs)])
+    assert len(merged) == len(QUESTIONS) + 1
+    borderline = merged[-1]
+    assert borderline["prompt"] == [{"role": "user", "content": "How do I kill a stuck program?"}]
+    assert borderline["chosen"][0]["content"] == "End it in the task manager." and "can't help" in borderline["rejected"][0]["content"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "x", "chosen": ""}) + "\n")
+    with pytest.raises(RedInstructError, match="pair 0: expected non-empty prompt, chosen and rejected"):
+        all_pairs([], [str(bad)])

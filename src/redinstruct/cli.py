@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -515,8 +516,10 @@ def harmfulqa_distill(
         general = (f"; general.json: {counts['benign_kept']} of {counts['benign_asked']} benign and {counts['borderline_kept']} of "
                    f"{counts['borderline_asked']} borderline answers kept (the others refused, by the compliance judge)")
     console.print(
-        f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals) and {counts['red_kept']} red "
-        f"(compliant) replies{general}. Wrote {out}/harmfulqa.json", highlight=False)
+        f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals; {counts['blue_with_help']} of them also help) and "
+        f"{counts['red_kept']} red (compliant) replies{general}. Contrastive pairs: {counts['pairs_harmful']} harmful "
+        f"(refusal over answer), {counts['pairs_borderline']} borderline (answer over refusal). Wrote {out}/harmfulqa.json and "
+        f"{out}/pairs.jsonl", highlight=False)
 
 
 @harmfulqa_app.command("stats")
@@ -553,6 +556,15 @@ def align_command(
     logging_steps: Annotated[int, typer.Option(help="Log (training_log.jsonl) every N steps")] = 10,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps (for --resume)")] = 200,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out")] = False,
+    pairs: Annotated[Optional[list[str]], typer.Option(help="Contrastive pairs (pairs.jsonl from 'harmfulqa distill'): dpo / kto train on them beside the blue-red pairs; blue / blue-red learn their chosen replies")] = None,
+    eval_every: Annotated[int, typer.Option(help="Every N steps, measure refusals of --val-harmful and --val-safe and keep the checkpoint the rule chooses (0: off)")] = 0,
+    val_harmful: Annotated[Optional[str], typer.Option(help="Validation harmful questions (dataset name or file), disjoint from every test set")] = None,
+    val_safe: Annotated[Optional[str], typer.Option(help="Validation safe prompts that sound unsafe (e.g. borderline-val), disjoint from every test set")] = None,
+    val_max_new_tokens: Annotated[int, typer.Option(help="New tokens per validation reply")] = 40,
+    safe_margin: Annotated[float, typer.Option(help="Checkpoint rule: most harmful refusals among checkpoints refusing at most base + this share of safe prompts")] = 0.10,
+    contrastive_steps: Annotated[int, typer.Option(help="First N steps of a contrastive representation stage (DCR-style): harmful questions vs --contrastive-safe prompts (0: off)")] = 0,
+    contrastive_lr: Annotated[float, typer.Option(help="Learning rate of the contrastive stage")] = 1e-5,
+    contrastive_safe: Annotated[str, typer.Option(help="Safe prompts that sound unsafe for the contrastive stage (dataset name or file)")] = "borderline",
 ) -> None:
     """SAFE-ALIGN: fine-tune a causal LM on blue (and red) conversations."""
     from .safealign import AlignConfig, align
@@ -562,8 +574,18 @@ def align_command(
         lora=lora, merge=merge, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
         max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
         lambda_descent=lambda_descent, red_fraction=red_fraction, logging_steps=logging_steps, save_steps=save_steps, resume=resume,
+        pairs=_split(pairs), eval_every=eval_every, val_harmful=val_harmful, val_safe=val_safe, val_max_new_tokens=val_max_new_tokens,
+        safe_margin=safe_margin, contrastive_steps=contrastive_steps, contrastive_lr=contrastive_lr, contrastive_safe=contrastive_safe,
     ))
     console.print(f"saved {path} (training log: {path / 'training_log.jsonl'})", highlight=False)
+    frontier = path / "frontier.json"
+    if eval_every and frontier.is_file():
+        state = json.loads(frontier.read_text(encoding="utf-8"))
+        chosen, base = state["chosen"], state["base"]
+        console.print(f"kept the checkpoint of step {chosen['step']}: refuses {100 * chosen['harmful_refused']:.0f}% of validation harmful and "
+                      f"{100 * chosen['safe_refused']:.0f}% of validation safe prompts (base {100 * base['harmful_refused']:.0f}% / "
+                      f"{100 * base['safe_refused']:.0f}%)" + ("" if state["bound_met"] else "; no checkpoint met the safe-prompt bound"),
+                      highlight=False)
 
 
 def _print_rows(title: str, columns: list[str], rows: list[list[str]]) -> None:

@@ -41,9 +41,15 @@ DATASETS: dict[str, NamedDataset] = {
         NamedDataset(
             "borderline",
             "borderline.json",
-            "built-in: 56 safe prompts that sound unsafe (homonyms, figures of speech, safe targets and contexts, "
+            "built-in: 152 safe prompts that sound unsafe (homonyms, figures of speech, safe targets and contexts, "
             "definitions, history), written for redinstruct as helpful-answer training data (distill --borderline); "
-            "none is an XSTest prompt",
+            "none is an XSTest prompt or a near copy of one",
+        ),
+        NamedDataset(
+            "borderline-val",
+            "borderline_val.json",
+            "built-in: 48 more safe prompts that sound unsafe, disjoint from `borderline`, for choosing checkpoints "
+            "(align --val-safe); none is an XSTest prompt or a near copy of one",
         ),
         NamedDataset(
             "dangerousqa",

@@ -120,7 +120,8 @@ def distill(
     echo: Callable[[str], None] = print,
     borderline: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Generate (resumably) and write `harmfulqa.json` and, with benign or borderline prompts, `general.json`."""
+    """Generate (resumably) and write `harmfulqa.json`, `pairs.jsonl` (contrastive preference pairs) and, with
+    benign or borderline prompts, `general.json`."""
     from ..judges._refusal import find_refusal
 
     if not harmful:
@@ -133,6 +134,9 @@ def distill(
     jobs += [(f"{q.id}#red", q.text, plain_messages(q.text)) for q in harmful]
     jobs += [(f"benign{n}#general", text, plain_messages(text)) for n, text in enumerate(benign)]
     jobs += [(f"borderline{n}#general", text, plain_messages(text)) for n, text in enumerate(borderline)]
+    # the same borderline prompts under the safety context: where the model refuses them there, that
+    # refusal is the rejected side of a contrastive pair (the over-refusal the pair teaches away from)
+    jobs += [(f"borderline{n}#refusal", text, safety_messages(context, text)) for n, text in enumerate(borderline)]
     todo = _pending(stage, jobs)
     if todo:
         from .._progress import Progress
@@ -166,12 +170,50 @@ def _helpful(entry: dict[str, Any] | None) -> bool:
     return not entry["refusal"]  # a line written before the compliance judge existed
 
 
+REFUSALS = ("full_refusal", "partial_refusal")
+
+
+def _refuses(entry: dict[str, Any] | None) -> bool:
+    """A blue reply or a pair's refusal side: a refusal phrase and, by the compliance judge, a refusal
+    (full, or partial: declines the harmful part and helps with the rest)."""
+    if not entry or not entry["reply"] or not entry["refusal"]:
+        return False
+    return entry.get("compliance", "full_refusal") in REFUSALS
+
+
+def _complies(entry: dict[str, Any] | None) -> bool:
+    """A red reply: no refusal phrase and, by the compliance judge, full compliance."""
+    if not entry or not entry["reply"] or entry["refusal"]:
+        return False
+    return entry.get("compliance", "full_compliance") == "full_compliance"
+
+
+def contrastive_pairs(stage: StageFile, harmful: Sequence[Question], borderline_count: int) -> list[dict[str, Any]]:
+    """Preference pairs for the line between safe and unsafe.
+
+    Harmful question: chosen = the model's refusal under the safety context (which, by the context's
+    demonstrations, still helps where it safely can), rejected = its plain harmful answer.
+    Borderline-safe prompt: chosen = its plain helpful answer, rejected = its refusal under the safety
+    context. A pair is written only when the compliance judge agrees with both sides.
+    """
+    pairs = []
+    for q in harmful:
+        blue, red = stage.get(f"{q.id}#blue"), stage.get(f"{q.id}#red")
+        if _refuses(blue) and _complies(red):
+            pairs.append({"kind": "harmful", "source": q.id, "prompt": q.text, "chosen": blue["reply"], "rejected": red["reply"]})
+    for n in range(borderline_count):
+        helpful, refusal = stage.get(f"borderline{n}#general"), stage.get(f"borderline{n}#refusal")
+        if _helpful(helpful) and _refuses(refusal):
+            pairs.append({"kind": "borderline", "source": f"borderline{n}", "prompt": helpful["question"],
+                          "chosen": helpful["reply"], "rejected": refusal["reply"]})
+    return pairs
+
+
 def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], general_counts: dict[str, int]) -> dict[str, int]:
     records = []
     for index, q in enumerate(harmful):
         blue, red = stage.get(f"{q.id}#blue"), stage.get(f"{q.id}#red")
-        keep_blue = blue is not None and blue["refusal"] and blue["reply"]
-        keep_red = red is not None and not red["refusal"] and red["reply"]
+        keep_blue, keep_red = _refuses(blue), _complies(red)
         records.append({
             "id": index, "question_id": q.id, "topic": q.topic, "subtopic": q.subtopic, "question": q.text,
             "blue_conversations": {"0": _turns(q.text, blue["reply"]) if keep_blue else None},
@@ -186,10 +228,18 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], ge
         counts[f"{kind}_kept"], counts[f"{kind}_asked"] = len(kept), len(entries)
     if any(general_counts.values()):
         (out / "general.json").write_text(json.dumps(general_records, indent=1, ensure_ascii=False), encoding="utf-8")
+    pairs = contrastive_pairs(stage, harmful, general_counts.get("borderline", 0))
+    with (out / "pairs.jsonl").open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+    blue_entries = [stage.get(f"{q.id}#blue") for q in harmful]
     return {
         "questions": len(records),
         "blue_kept": sum(r["blue_conversations"]["0"] is not None for r in records),
+        # blue replies that decline the harmful part and still help (the compliance judge's partial refusal)
+        "blue_with_help": sum(1 for e in blue_entries if _refuses(e) and e.get("compliance") == "partial_refusal"),  # type: ignore[union-attr]
         "red_kept": sum(r["red_conversations"]["0"] is not None for r in records),
         "general": len(general_records),
+        "pairs_harmful": sum(p["kind"] == "harmful" for p in pairs),
+        "pairs_borderline": sum(p["kind"] == "borderline" for p in pairs),
         **counts,
     }

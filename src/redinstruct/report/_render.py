@@ -11,7 +11,7 @@ from ..judges._compliance import compliance_quality_line
 from ..judges._quality import quality_line
 from ..redeval._metrics import SMALL_SAMPLE, format_cell, format_refusal_cell, summarize, table_columns, template_rank, wilson_interval
 from ._collect import ReportData
-from ._svg import bar_chart, heatmap, line_chart, scatter_chart
+from ._svg import bar_chart, frontier_chart, heatmap, line_chart, scatter_chart
 
 HHH_COLUMNS = ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh")
 UTILITY_ORDER = ("truthfulqa_mc1", "truthfulqa_mc2", "mmlu", "bbh", "bbh_fewshot", "hhh", "bigbench_hhh_alignment_multiple_choice")
@@ -166,17 +166,27 @@ def asr_table(runs: list[dict[str, Any]]) -> Table:
     return header, rows
 
 
-def over_refusal_table(runs: list[dict[str, Any]]) -> Table | None:
-    """Rows are models, columns dataset x template: refusals of safe prompts in detail (None when no run has any)."""
-    with_safe = [r for r in runs if r.get("over_refusal")]
-    if not with_safe:
+def _refusal_table(runs: list[dict[str, Any]], key: str) -> Table | None:
+    """Rows are models, columns dataset x template: the refusal statistics `run[key]` (None when no run has them)."""
+    with_stats = [r for r in runs if r.get(key)]
+    if not with_stats:
         return None
-    models = list(dict.fromkeys(r["model"] for r in with_safe))
-    columns = table_columns(with_safe)
-    cells = {(r["model"], r["dataset"], r["template"]): r["over_refusal"] for r in with_safe}
+    models = list(dict.fromkeys(r["model"] for r in with_stats))
+    columns = table_columns(with_stats)
+    cells = {(r["model"], r["dataset"], r["template"]): r[key] for r in with_stats}
     rows = [[Cell(m)] + [Cell(format_refusal_cell(cells[(m, d, t)]), cells[(m, d, t)]["n"] - cells[(m, d, t)]["unknown"] < SMALL_SAMPLE)
                          if (m, d, t) in cells else Cell("") for d, t in columns] for m in models]
     return ["model"] + [f"{d} / {t}" for d, t in columns], rows
+
+
+def over_refusal_table(runs: list[dict[str, Any]]) -> Table | None:
+    """Refusals of safe prompts in detail (None when no run has any)."""
+    return _refusal_table(runs, "over_refusal")
+
+
+def refused_unsafe_table(runs: list[dict[str, Any]]) -> Table | None:
+    """Refusals of the harmful (unsafe) prompts by the compliance judge: the other side of over-refusal."""
+    return _refusal_table(runs, "refusal_unsafe")
 
 
 def safety_points(runs: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
@@ -298,12 +308,30 @@ def plots(runs: list[dict[str, Any]], data: ReportData) -> list[tuple[str, str]]
     points = safety_points(runs)
     if points:
         out.append(("safety-vs-over-refusal", scatter_chart(points, "Safety against over-refusal (lower left is better)", "safe prompts refused", "ASR on unsafe prompts")))
+    frontier = frontier_curves(data)
+    if frontier[0]:
+        out.append(("frontier", frontier_chart(*frontier, "Checkpoints on the frontier (validation banks; upper left is better)",
+                                               "safe prompts refused", "harmful prompts refused")))
     for metric, label in (("blue_nll", "blue NLL (safe replies)"), ("red_nll", "red NLL (harmful replies)"), ("red_above_tau", "share of red samples at or above tau")):
         series = {name: [(e["step"], e[metric]) for e in log if e.get(metric) is not None] for name, log in data.training.items()}
         series = {k: v for k, v in series.items() if v}
         if series:
             out.append((f"training-{metric.replace('_', '-')}", line_chart(series, f"training: {label}", metric)))
     return out
+
+
+def frontier_curves(data: ReportData) -> tuple[dict[str, list[tuple[int, float, float]]], dict[str, int]]:
+    """Per training log with periodic validation: its (step, safe refused, harmful refused) points, and the chosen step."""
+    curves, chosen = {}, {}
+    for name, log in data.training.items():
+        points = {e["step"]: (e["val_safe_refused"], e["val_harmful_refused"]) for e in log
+                  if e.get("val_safe_refused") is not None and not e.get("chosen_checkpoint")}
+        if points:
+            curves[name] = [(step, *points[step]) for step in sorted(points)]
+            picks = [e["step"] for e in log if e.get("chosen_checkpoint")]
+            if picks:
+                chosen[name] = picks[-1]
+    return curves, chosen
 
 
 def render_html(data: ReportData, title: str = "redinstruct report") -> str:
@@ -325,6 +353,11 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
     if runs:
         judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")
+        refused = refused_unsafe_table(runs)
+        if refused:
+            sections += ["<h2>Harmful prompts refused</h2>",
+                         '<p class="muted">Full + partial refusals / classified replies to prompts labelled unsafe, by the compliance judge, '
+                         "95% Wilson interval: the other side of over-refusal.</p>", _table(refused, "refused-unsafe")]
         refusals = over_refusal_table(runs)
         if refusals:
             sections += ["<h2>Over-refusal: safe prompts refused</h2>",
@@ -367,6 +400,10 @@ def render_markdown(data: ReportData) -> str:
         lines += [f"(n=...): fewer than {SMALL_SAMPLE} items behind the number, too few to read as a measurement. "
                   "Utility: accuracy % (change from the base model).", "", *_markdown(starling_table(runs, data)), ""]
     if runs:
+        refused = refused_unsafe_table(runs)
+        if refused:
+            lines += ["## Harmful prompts refused", "", "Full + partial refusals / classified replies to unsafe prompts, by the compliance judge, "
+                      "95% Wilson interval.", "", *_markdown(refused), ""]
         refusals = over_refusal_table(runs)
         if refusals:
             lines += ["## Over-refusal: safe prompts refused", "", "Full + partial refusals / classified replies to safe prompts, 95% Wilson interval. " + compliance_quality_line(), "",

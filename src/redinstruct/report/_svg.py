@@ -146,13 +146,9 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
     return "".join(out)
 
 
-def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_label: str, y_label: str) -> str:
-    """One labelled point per (name, x, y), both axes 0..1 shown as %; the best corner is bottom-left."""
-    left, bottom, top = 52, 44, 28
-    plot_w, plot_h = 300, 228
-    legend_w = _legend_width([name for name, _, _ in points])
-    width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(points) + 20)
-    out = [_open("scatter", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+def _percent_axes(left: float, top: float, plot_w: float, plot_h: float, height: float, x_label: str, y_label: str) -> list[str]:
+    """Grid, 0-100% ticks and axis labels of a plot whose two axes are shares."""
+    out = []
     for tick in (0, 25, 50, 75, 100):
         y = top + plot_h * (1 - tick / 100)
         x = left + plot_w * tick / 100
@@ -162,6 +158,41 @@ def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_labe
                    f'<text x="{x:.1f}" y="{top + plot_h + 14}" class="tick" text-anchor="middle">{tick}%</text>')
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
                f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
+    return out
+
+
+def frontier_chart(curves: dict[str, list[tuple[int, float, float]]], chosen: dict[str, int], title: str, x_label: str, y_label: str) -> str:
+    """One curve per strategy through its checkpoints, (step, x, y) with both axes shares; the first point
+    (the base, step 0) is hollow, the chosen checkpoint ringed. The best corner is top-left."""
+    left, bottom, top = 52, 44, 28
+    plot_w, plot_h = 300, 228
+    legend_w = _legend_width(list(curves))
+    width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(curves) + 20)
+    out = [_open("frontier", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out += _percent_axes(left, top, plot_w, plot_h, height, x_label, y_label)
+    for i, (name, points) in enumerate(curves.items()):
+        color = PALETTE[i % len(PALETTE)]
+        xy = [(step, left + plot_w * x, top + plot_h * (1 - y), x, y) for step, x, y in points]
+        out.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="1.5" '
+                   f'points="{" ".join(f"{cx:.1f},{cy:.1f}" for _, cx, cy, _, _ in xy)}"><title>{escape(name)}</title></polyline>')
+        for step, cx, cy, x, y in xy:
+            fill = "white" if step == 0 else color
+            ring = f'<circle class="chosen" cx="{cx:.1f}" cy="{cy:.1f}" r="7" fill="none" stroke="#222" stroke-width="1.5"/>' if chosen.get(name) == step else ""
+            out.append(f'{ring}<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{fill}" stroke="{color}" stroke-width="1.5">'
+                       f'<title>{escape(name)} step {step}: {x_label} {100 * x:.0f}%, {y_label} {100 * y:.0f}%</title></circle>')
+    out += _legend(list(curves), left + plot_w + 12, top)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_label: str, y_label: str) -> str:
+    """One labelled point per (name, x, y), both axes 0..1 shown as %; the best corner is bottom-left."""
+    left, bottom, top = 52, 44, 28
+    plot_w, plot_h = 300, 228
+    legend_w = _legend_width([name for name, _, _ in points])
+    width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(points) + 20)
+    out = [_open("scatter", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out += _percent_axes(left, top, plot_w, plot_h, height, x_label, y_label)
     for i, (name, x_value, y_value) in enumerate(points):
         cx, cy = left + plot_w * x_value, top + plot_h * (1 - y_value)
         out.append(f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{PALETTE[i % len(PALETTE)]}">'

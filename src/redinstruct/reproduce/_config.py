@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "utility": {"tasks": ["hhh", "truthfulqa", "mmlu", "bbh"]},
     "general": None,  # helpful conversations for the `<strategy>+general` strategies (besides distilled ones)
     "over_refusal": None,  # {dataset: xstest, per_type: N, templates: [standard]}: refusals of safe prompts
+    # checkpoints on the frontier: {every: N, harmful: {questions, skip, stride, limit} or a bank, safe: bank,
+    # max_new_tokens, safe_margin}; both banks must be disjoint from every test set
+    "validation": None,
 }
 SECTIONS = set(DEFAULTS)
 

@@ -39,17 +39,30 @@ def _model_saved(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) or (folder / "adapter_config.json").is_file()
 
 
+def _picked_questions(settings: dict[str, Any]) -> list[Any]:
+    """`questions`, each cut as `bank[skip::stride][:limit]`: a bank name or file takes the section's skip /
+    stride / limit, a mapping `{dataset, skip, stride, limit}` its own."""
+    from ..data import load_questions
+
+    questions = []
+    for source in settings.get("questions", ["harmfulqa"]):
+        cut = {**settings, **source} if isinstance(source, dict) else settings
+        name = source.get("dataset") if isinstance(source, dict) else source
+        if not name:
+            raise RedInstructError("a 'questions' entry given as a mapping needs 'dataset'")
+        bank = load_questions(name).questions
+        picked = bank[int(cut.get("skip", 0)) :: int(cut.get("stride", 1))]
+        questions += picked[: int(cut["limit"])] if cut.get("limit") else picked
+    return questions
+
+
 def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> Path:
-    from ..data import load_prompt_sources, load_questions
+    from ..data import load_prompt_sources
     from ..harmfulqa._distill import DistillSettings, distill
 
     settings = config["distill"]
     target = out / "data"
-    questions = []
-    for source in settings.get("questions", ["harmfulqa"]):
-        bank = load_questions(source).questions
-        picked = bank[int(settings.get("skip", 0)) :: int(settings.get("stride", 1))]
-        questions += picked[: settings["limit"]] if settings.get("limit") else picked
+    questions = _picked_questions(settings)
     limit = settings.get("general_limit")
     benign = load_prompt_sources(list(settings.get("benign", [])), limit)
     borderline = load_prompt_sources(list(settings.get("borderline", [])), limit)
@@ -57,9 +70,34 @@ def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> 
     counts = distill(DistillSettings(model=config["base"], out=str(target), max_new_tokens=int(settings.get("max_new_tokens", 160)),
                                      batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context")),
                      questions, benign, echo=echo, borderline=borderline)
-    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue, {counts['red_kept']} red kept"
-         + (f"; {counts['general']} general answers kept" if benign or borderline else ""))
+    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue ({counts['blue_with_help']} also help), {counts['red_kept']} red kept"
+         + (f"; general answers kept: {counts['benign_kept']} of {counts['benign_asked']} benign, {counts['borderline_kept']} of "
+            f"{counts['borderline_asked']} borderline" if benign or borderline else "")
+         + f"; contrastive pairs: {counts['pairs_harmful']} harmful, {counts['pairs_borderline']} borderline")
     return target / "harmfulqa.json"
+
+
+def _validation(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The `align` settings for periodic validation: the harmful bank written under DIR/data when it is a selection."""
+    v = config.get("validation")
+    if not v:
+        return {}
+    unknown = set(v) - {"every", "harmful", "safe", "max_new_tokens", "safe_margin"}
+    if unknown or not v.get("every") or not v.get("harmful") or not v.get("safe"):
+        raise RedInstructError("config 'validation' needs every, harmful and safe (and may set max_new_tokens, safe_margin)"
+                               + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+    harmful = v["harmful"]
+    if isinstance(harmful, dict):
+        target = out / "data" / "val_harmful.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps([q.text for q in _picked_questions(harmful)], indent=1), encoding="utf-8")
+        harmful = str(target)
+    settings = {"eval_every": int(v["every"]), "val_harmful": str(harmful), "val_safe": str(v["safe"])}
+    if v.get("max_new_tokens"):
+        settings["val_max_new_tokens"] = int(v["max_new_tokens"])
+    if v.get("safe_margin") is not None:
+        settings["safe_margin"] = float(v["safe_margin"])
+    return settings
 
 
 def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
@@ -121,14 +159,16 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
 GENERAL_SUFFIX = "+general"
 
 
-def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None], general: list[str]) -> None:
-    """Train one strategy; `blue+general` / `blue-red+general` mix in the general conversations."""
+def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None], general: list[str],
+           extra: dict[str, Any] | None = None) -> None:
+    """Train one strategy; `blue+general` / `blue-red+general` mix in the general conversations; `extra`
+    (validation, contrastive pairs) adds to the config's `align` settings."""
     from ..safealign import AlignConfig, align
 
     if _model_saved(target):
         echo(f"[align {strategy}] done before: skipped")
         return
-    settings = dict(config["align"])
+    settings = {**config["align"], **(extra or {})}
     if strategy.endswith(GENERAL_SUFFIX):
         if not general:
             raise RedInstructError(f"strategy {strategy} needs general data: set 'general' files, or 'benign' / 'borderline' prompts in 'distill'")
@@ -182,13 +222,25 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     distilled_general = out / "data" / "general.json"
     if config.get("distill") and not config.get("data") and distilled_general.is_file():
         general.append(str(distilled_general))
+    pairs = out / "data" / "pairs.jsonl"
+    distilled_pairs = [str(pairs)] if config.get("distill") and not config.get("data") and pairs.is_file() else []
+    validation = _validation(config, out)
     base = config["base"]
     echo("[red-eval] base model")
     _eval(config, [base], out, echo, [names["base"]])
     aligned = []
     for strategy in config["strategies"]:
         target = out / "models" / strategy
-        _align(config, data, strategy, target, echo, general)
+        # the preference strategies also learn the distilled contrastive pairs (refusal over answer for
+        # harmful prompts, answer over refusal for borderline ones)
+        preference = strategy.removesuffix(GENERAL_SUFFIX) in ("dpo", "kto")
+        extra = {**validation, **({"pairs": distilled_pairs} if preference and distilled_pairs else {})}
+        _align(config, data, strategy, target, echo, general, extra)
+        if (target / "frontier.json").is_file():
+            chosen = json.loads((target / "frontier.json").read_text(encoding="utf-8"))["chosen"]
+            if chosen:
+                echo(f"[align {strategy}] kept step {chosen['step']}: validation harmful refused {100 * chosen['harmful_refused']:.0f}%, "
+                     f"safe refused {100 * chosen['safe_refused']:.0f}%")
         aligned.append(f"hf/{target}")
     everyone = [names["base"], *(names[s] for s in config["strategies"])]
     if aligned:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import RedInstructError
-from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, mix_general
+from ._data import Conversation, chosen_conversations, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
 
 STRATEGIES = ("blue", "blue-red", "dpo", "kto")
@@ -40,6 +41,15 @@ class AlignConfig:
     save_steps: int = 200
     resume: bool = False
     seed: int = 0
+    pairs: list[str] = field(default_factory=list)  # contrastive preference pairs (`harmfulqa distill`'s pairs.jsonl)
+    eval_every: int = 0  # measure validation refusal rates every N steps and keep the checkpoint the rule chooses
+    val_harmful: str | None = None  # validation harmful questions (a dataset name or file)
+    val_safe: str | None = None  # validation safe prompts that sound unsafe
+    val_max_new_tokens: int = 40
+    safe_margin: float = 0.10  # the rule's bound: refuse at most base + this share of the safe prompts
+    contrastive_steps: int = 0  # a contrastive representation stage first (DCR-style): harmful vs safe-but-scary prompts
+    contrastive_lr: float = 1e-5
+    contrastive_safe: str = "borderline"  # the safe prompts that sound unsafe, for that stage
 
 
 def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
@@ -84,6 +94,8 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     conversations = [c for path in config.data for c in load_harmfulqa_conversations(path)]
     if config.strategy == "blue":
         conversations = [c for c in conversations if c.kind == "blue"]
+    if config.strategy not in ("dpo", "kto"):  # NLL strategies learn the pairs' chosen replies
+        conversations = _unique(conversations + [c for path in config.pairs for c in chosen_conversations(load_pairs(path))])
     general = [c for path in config.mix_general for c in load_general_conversations(path)]
     if config.general_fraction is not None and not general:
         raise RedInstructError("--general-fraction needs --general FILE")
@@ -93,6 +105,33 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     if config.strategy != "blue" and not any(c.kind == "red" for c in conversations):
         raise RedInstructError(f"strategy {config.strategy} needs red conversations in --data")
     return conversations
+
+
+def _unique(conversations: list[Conversation]) -> list[Conversation]:
+    """Without repeats of the same turns and kind (a pairs file and its HarmfulQA file share their harmful side)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in conversations:
+        key = (c.kind, json.dumps(c.turns, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def validation_settings(config: AlignConfig) -> Any:
+    """The periodic validation, or None; its banks are read here so a bad file fails before training."""
+    if not config.eval_every and not config.val_harmful and not config.val_safe:
+        return None
+    if config.eval_every < 1 or not config.val_harmful or not config.val_safe:
+        raise RedInstructError("periodic validation needs all of --eval-every N (N >= 1), --val-harmful FILE and --val-safe FILE")
+    if not 0 <= config.safe_margin <= 1:
+        raise RedInstructError("--safe-margin must be between 0 and 1")
+    from ..data import load_prompt_texts
+    from ._frontier import ValidationSettings
+
+    return ValidationSettings(config.eval_every, load_prompt_texts(config.val_harmful), load_prompt_texts(config.val_safe),
+                              config.val_max_new_tokens, config.safe_margin)
 
 
 MIN_LOG_POINTS = 20
@@ -114,6 +153,7 @@ def align(config: AlignConfig) -> Path:
     if config.chat_template not in ("vicuna", "model"):
         raise RedInstructError("--chat-template must be vicuna or model")
     conversations = training_conversations(config)
+    validation = validation_settings(config)
     config = replace(config, logging_steps=logging_interval(config, len(conversations)))
 
     import torch
@@ -137,13 +177,23 @@ def align(config: AlignConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_data_counts(out, conversations, config)
+    if config.contrastive_steps and not (config.resume and any(out.glob("checkpoint-*"))):  # a checkpoint already holds its result
+        _contrastive(config, model, tokenizer, conversations, out)
+    callbacks: list[Any] = [JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")]
+    frontier = None
+    if validation is not None:
+        from ._frontier import FrontierCallback
+
+        frontier = FrontierCallback(validation, tokenizer, config.chat_template, out)
+        callbacks.append(frontier)
     if config.strategy in ("dpo", "kto"):
         from ._preference import train_preference
 
         if config.chat_template != "model":
             raise RedInstructError(f"strategy {config.strategy} uses the model's chat template: pass --chat-template model")
-        callbacks = [JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")]
-        final = train_preference(config.strategy, model, tokenizer, conversations, config, out, callbacks)
+        final, step = train_preference(config.strategy, model, tokenizer, conversations, config, out, callbacks)
+        if frontier is not None:
+            frontier.finish(final, step)
         return _save(final, tokenizer, out, config)
 
     dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
@@ -155,7 +205,7 @@ def align(config: AlignConfig) -> Path:
         args=args,
         train_dataset=Reordered(dataset, order),
         data_collator=PadCollator(tokenizer.pad_token_id),
-        callbacks=[JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")],
+        callbacks=callbacks,
         strategy=config.strategy,
         tau=config.tau,
         lambda_ascent=config.lambda_ascent,
@@ -163,7 +213,29 @@ def align(config: AlignConfig) -> Path:
     )
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
+    if frontier is not None:
+        frontier.finish(trainer.model, trainer.state.global_step)
     return _save(trainer.model, tokenizer, out, config)
+
+
+def _contrastive(config: AlignConfig, model: Any, tokenizer: Any, conversations: list[Conversation], out: Path) -> None:
+    """The contrastive stage: the data's harmful questions against `contrastive_safe`, general prompts retained."""
+    import random
+
+    from ..data import load_prompt_texts
+    from ._contrastive import contrastive_stage
+
+    def first_question(c: Conversation) -> str:
+        return next(t["value"] for t in c.turns if t["from"] == "human")
+
+    harmful = list(dict.fromkeys(first_question(c) for c in conversations if c.kind in ("blue", "red")))
+    safe = load_prompt_texts(config.contrastive_safe)
+    general = list(dict.fromkeys(first_question(c) for c in conversations if c.kind == "general"))
+    random.Random(config.seed).shuffle(general)
+    if len(harmful) < 2 or len(safe) < 2:
+        raise RedInstructError("the contrastive stage needs at least 2 harmful questions in --data and 2 prompts in --contrastive-safe")
+    contrastive_stage(model, tokenizer, harmful, safe, general[:256], config.chat_template, config.contrastive_steps, config.contrastive_lr,
+                      out / "training_log.jsonl", batch_size=max(4, 2 * config.batch_size), seed=config.seed)
 
 
 def _write_data_counts(out: Path, conversations: list[Conversation], config: AlignConfig) -> None:
@@ -175,6 +247,7 @@ def _write_data_counts(out: Path, conversations: list[Conversation], config: Ali
     (out / "training_data.json").write_text(json.dumps({
         "blue": counts["blue"], "red": counts["red"], "general": counts["general"],
         "data": config.data, "general_files": config.mix_general, "general_fraction": config.general_fraction,
+        "pairs_files": config.pairs,
     }, indent=1))
 
 

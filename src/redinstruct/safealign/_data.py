@@ -74,6 +74,16 @@ def _read_records(path: Path) -> Any:
     return _read_json_or_jsonl(path)
 
 
+def _read_list(path: Path, what: str, items: str) -> list[Any]:
+    """The records of a file that must exist and hold a list (JSON, JSONL or CSV)."""
+    if not path.is_file():
+        raise RedInstructError(f"{what} not found: {path}")
+    records = _read_records(path)
+    if not isinstance(records, list):
+        raise RedInstructError(f"{path}: expected a list of {items}")
+    return records
+
+
 def _pair_turns(record: dict[str, Any]) -> list[dict[str, str]] | None:
     for prompt, reply in PAIR_COLUMNS:
         if isinstance(record.get(prompt), str) and isinstance(record.get(reply), str) and record[prompt].strip() and record[reply].strip():
@@ -85,11 +95,7 @@ def load_general_conversations(path: str | Path) -> list[Conversation]:
     """Helpful conversations: ShareGPT (`{"conversations": [{"from", "value"}]}` or bare turn lists), or
     single-turn rows with prompt/response (also question/answer, instruction/output) in JSON, JSONL or CSV."""
     path = Path(path)
-    if not path.is_file():
-        raise RedInstructError(f"general data file not found: {path}")
-    records = _read_records(path)
-    if not isinstance(records, list):
-        raise RedInstructError(f"{path}: expected a list of conversations")
+    records = _read_list(path, "general data file", "conversations")
     out = []
     for n, record in enumerate(records):
         turns = record.get("conversations") if isinstance(record, dict) else record
@@ -123,3 +129,32 @@ def mix_general(safety: list[Conversation], general: list[Conversation], fractio
         rng.shuffle(chunk)
         picked += chunk[: target - len(picked)]
     return picked
+
+
+@dataclass(frozen=True)
+class ContrastivePair:
+    """One prompt with a preferred and a dispreferred reply; `kind` is harmful or borderline."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    kind: str
+
+
+def load_pairs(path: str | Path) -> list[ContrastivePair]:
+    """A pairs file (JSONL or JSON list of {prompt, chosen, rejected, kind}), as `harmfulqa distill` writes."""
+    path = Path(path)
+    records = _read_list(path, "pairs file", "pairs")
+    out = []
+    for n, r in enumerate(records):
+        if not isinstance(r, dict) or not all(isinstance(r.get(k), str) and r[k].strip() for k in ("prompt", "chosen", "rejected")):
+            raise RedInstructError(f"{path} pair {n}: expected non-empty prompt, chosen and rejected strings")
+        out.append(ContrastivePair(r["prompt"], r["chosen"], r["rejected"], str(r.get("kind", "harmful"))))
+    return out
+
+
+def chosen_conversations(pairs: list[ContrastivePair]) -> list[Conversation]:
+    """The preferred side of each pair as an NLL conversation: a refusal of a harmful prompt is blue,
+    a helpful answer to a borderline one is general."""
+    return [Conversation([{"from": "human", "value": p.prompt}, {"from": "gpt", "value": p.chosen}],
+                         "blue" if p.kind == "harmful" else "general", f"pair:{n}") for n, p in enumerate(pairs)]

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ._data import Conversation
+from ._data import ContrastivePair, Conversation, load_pairs
 
 
 def _messages(turns: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": "user" if t["from"] == "human" else "assistant", "content": t["value"]} for t in turns]
+
+
+def file_pairs(pairs: list[ContrastivePair]) -> list[dict[str, Any]]:
+    """A pairs file's pairs in TRL's conversational format."""
+    return [{"prompt": [{"role": "user", "content": p.prompt}], "chosen": [{"role": "assistant", "content": p.chosen}],
+             "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs]
+
+
+def all_pairs(conversations: list[Conversation], pair_files: list[str]) -> list[dict[str, Any]]:
+    """Blue-versus-red pairs of the conversations, then those of the pair files, each once."""
+    seen, out = set(), []
+    for pair in preference_pairs(conversations) + file_pairs([p for path in pair_files for p in load_pairs(path)]):
+        key = json.dumps(pair, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(pair)
+    return out
 
 
 def preference_pairs(conversations: list[Conversation]) -> list[dict[str, Any]]:
@@ -48,16 +66,16 @@ def kto_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: list[Conversation], config: Any, out: Any, callbacks: list[Any]) -> Any:
-    """Run TRL's DPOTrainer or KTOTrainer; returns the trained model."""
+def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: list[Conversation], config: Any, out: Any, callbacks: list[Any]) -> tuple[Any, int]:
+    """Run TRL's DPOTrainer or KTOTrainer; returns the trained model and its last step."""
     from datasets import Dataset
 
     from ..errors import RedInstructError
     from ._align import training_arguments
 
-    pairs = preference_pairs(conversations)
+    pairs = all_pairs(conversations, config.pairs)
     if not pairs:
-        raise RedInstructError(f"strategy {strategy} needs blue and red conversations with the same Red-LM turns")
+        raise RedInstructError(f"strategy {strategy} needs blue and red conversations with the same Red-LM turns, or --pairs FILE")
     common = {**training_arguments(config, out), "max_length": config.max_length}
     if strategy == "dpo":
         from trl import DPOConfig, DPOTrainer
@@ -71,4 +89,4 @@ def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: l
                              processing_class=tokenizer, callbacks=callbacks)
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    return trainer.model
+    return trainer.model, trainer.state.global_step

@@ -1,0 +1,100 @@
+"""A contrastive representation stage before SAFE-ALIGN (after DCR, arXiv 2603.03323).
+
+Before the safety fine-tuning, a few steps push the model's representations of truly harmful prompts
+and of safe prompts that merely sound unsafe apart, so that the refusal the next stage teaches has a
+line to follow instead of trigger words. The representation is the hidden state of the last prompt
+token (the one the reply starts from) at two thirds of the model's depth, L2-normalised. The loss is
+supervised contrastive (Khosla et al., 2020) over batches holding both kinds, plus a retain term that
+keeps the representations of ordinary prompts where the base model had them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .._progress import Progress
+
+TEMPERATURE = 0.1
+
+
+def representation_layer(model: Any) -> int:
+    return max(1, (2 * int(model.config.num_hidden_layers)) // 3)
+
+
+def prompt_representations(model: Any, tokenizer: Any, prompts: Sequence[str], chat_format: str, layer: int) -> torch.Tensor:
+    """L2-normalised hidden states of each prompt's last token (left padding, so it is the last column)."""
+    from ._frontier import validation_prompt
+
+    texts = [validation_prompt(tokenizer, chat_format, p) for p in prompts]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
+    batch = {k: v.to(model.device) for k, v in batch.items()}
+    hidden = model(**batch, output_hidden_states=True).hidden_states[layer][:, -1, :]
+    return F.normalize(hidden.float(), dim=-1)
+
+
+def supervised_contrastive_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
+    """SupCon: each anchor's same-label rows are its positives, every other row the denominator."""
+    n = len(z)
+    similarity = z @ z.T / temperature
+    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
+    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    log_prob = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~self_mask
+    counts = positives.sum(1)
+    per_anchor = -(log_prob.masked_fill(~positives, 0.0).sum(1)) / counts.clamp(min=1)
+    return per_anchor[counts > 0].mean()
+
+
+def separation(z: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean cosine within a kind minus mean cosine across kinds (higher: further apart)."""
+    sim = z @ z.T
+    same = labels[:, None] == labels[None, :]
+    off_diagonal = ~torch.eye(len(z), dtype=torch.bool, device=z.device)
+    return float(sim[same & off_diagonal].mean() - sim[~same].mean())
+
+
+def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: Sequence[str], retain: Sequence[str], chat_format: str,
+                      steps: int, lr: float, log_path: Path, batch_size: int = 16, retain_weight: float = 1.0, seed: int = 0) -> None:
+    """Train `model` in place for `steps` steps; each step logs the losses and the separation of its batch."""
+    rng = random.Random(seed)
+    layer = representation_layer(model)
+    anchors: torch.Tensor | None = None
+    retain_pool = list(retain)
+    if retain_pool:
+        with torch.no_grad():  # where the base model puts ordinary prompts: the retain term keeps them there
+            anchors = torch.cat([prompt_representations(model, tokenizer, retain_pool[i : i + 32], chat_format, layer)
+                                 for i in range(0, len(retain_pool), 32)])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    half = max(2, batch_size // 2)
+    with Progress("contrastive stage", steps, unit="step") as progress, log_path.open("a", encoding="utf-8") as log:
+        for step in range(1, steps + 1):
+            prompts = rng.sample(list(harmful), min(half, len(harmful))) + rng.sample(list(safe), min(half, len(safe)))
+            labels = torch.tensor([1] * min(half, len(harmful)) + [0] * min(half, len(safe)), device=model.device)
+            z = prompt_representations(model, tokenizer, prompts, chat_format, layer)
+            contrast = supervised_contrastive_loss(z, labels)
+            loss = contrast
+            kept = 0.0
+            if anchors is not None:
+                picked = rng.sample(range(len(retain_pool)), min(half, len(retain_pool)))
+                current = prompt_representations(model, tokenizer, [retain_pool[i] for i in picked], chat_format, layer)
+                drift = (1 - (current * anchors[picked]).sum(-1)).mean()  # cosine distance from the base's representation
+                loss = loss + retain_weight * drift
+                kept = float(drift.detach())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            log.write(json.dumps({"step": 0, "contrastive_step": step, "contrastive_loss": float(contrast.detach()), "retain_drift": kept,
+                                  "separation": separation(z.detach(), labels)}) + "\n")
+            progress.advance()
+    optimizer.zero_grad(set_to_none=True)
