@@ -35,8 +35,10 @@ RECIPES: dict[str, list[str]] = {
     "blue-red": ["--strategy", "blue-red"],
     "blue+general": ["--strategy", "blue", "--general", "D/general.json", "--general-fraction", "0.8"],
     "blue-red+general": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8"],
-    "dpo+pairs": ["--strategy", "dpo", "--pairs", "D/pairs.jsonl", "--lr", "2e-5"],
-    "kto+pairs": ["--strategy", "kto", "--pairs", "D/pairs.jsonl", "--lr", "2e-5"],
+    "dpo+pairs": ["--strategy", "dpo", "--pairs", "D/pairs.jsonl", "--lr", "2e-5", "--batch-size", "4"],
+    "kto+pairs": ["--strategy", "kto", "--pairs", "D/pairs.jsonl", "--lr", "2e-5", "--batch-size", "4"],
+    "blue-red+general+contrastive": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8",
+                                     "--contrastive-steps", "20", "--contrastive-lr", "1e-5"],
 }
 
 
@@ -114,7 +116,7 @@ def main() -> None:
     parser.add_argument("--train-dangerousqa", type=int, default=60)
     parser.add_argument("--benign", type=int, default=500, help="benign prompts from each of MMLU and TruthfulQA")
     parser.add_argument("--heldout", type=int, default=40, help="the last N DangerousQA questions, never trained on")
-    parser.add_argument("--steps", type=int, default=60, help="optimizer steps per model (batch 8)")
+    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per model (batch 8)")
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-tokens", type=int, default=96)
@@ -139,11 +141,11 @@ def main() -> None:
         out = work / name
         if not (out / "model.safetensors").exists():
             extra = [a.replace("D/", f"{distilled}/") for a in RECIPES[name]]
-            lr = [] if "--lr" in extra else ["--lr", str(args.lr)]
-            redinstruct("align", "--base", "smollm2", "--data", str(distilled / "harmfulqa.json"), *extra, *lr,
+            # the recipe's own options come last: they override the common ones (the last value of an option wins)
+            redinstruct("align", "--base", "smollm2", "--data", str(distilled / "harmfulqa.json"), "--lr", str(args.lr),
                         "--chat-template", "model", "--max-steps", str(args.steps), "--batch-size", "8", "--max-length", "256",
                         "--eval-every", str(args.eval_every), "--val-harmful", str(files["val_harmful"]), "--val-safe", "borderline-val",
-                        "--out", str(out))
+                        "--out", str(out), *extra)
         models[name] = f"hf/{out}"
     limit = ["--limit", str(args.xstest_limit)] if args.xstest_limit else []
     for name, model in models.items():

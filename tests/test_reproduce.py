@@ -92,7 +92,12 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
 
 def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert {"smollm2-offline", "paper-vicuna7b"} <= set(preset_names())
+    from redinstruct.reproduce._run import split_strategy
+
+    assert split_strategy("blue-red+general+pairs") == ("blue-red", {"+general", "+pairs"}) == split_strategy("blue-red+pairs+general")
+    assert split_strategy("dpo") == ("dpo", set())
     helpful = load_config(None, "smollm2-helpful", {})
+    assert helpful["align"]["dpo+pairs"]["batch_size"] == 4 and "dpo+pairs" in helpful["strategies"]
     assert helpful["validation"]["safe"] == "borderline-val" and helpful["over_refusal"]["per_type"] >= 10 and helpful["eval"]["limit"] >= 40
     preset = load_config(None, "smollm2-offline", {})
     assert preset["base"] == "smollm2" and preset["distill"]["limit"] == 24

@@ -168,3 +168,17 @@ def test_preference_data_adds_the_contrastive_pairs_once(harmfulqa_file, tmp_pat
     bad.write_text(json.dumps({"prompt": "x", "chosen": ""}) + "\n")
     with pytest.raises(RedInstructError, match="pair 0: expected non-empty prompt, chosen and rejected"):
         all_pairs([], [str(bad)])
+
+
+def test_blue_red_learns_pair_chosen_sides_and_ascends_rejected_ones(harmfulqa_file, tmp_path):
+    from redinstruct.safealign._align import training_conversations
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"kind": "borderline", "prompt": "How do I kill a stuck program?", "chosen": "End it in the task manager.",
+                                 "rejected": "I'm sorry, but I can't help with killing."}) + "\n")
+    def kinds(strategy):
+        conversations = training_conversations(AlignConfig(base="x", data=[str(harmfulqa_file)], out=str(tmp_path), strategy=strategy, pairs=[str(pairs)]))
+        return {(c.kind, c.turns[1]["value"]) for c in conversations if c.turns[0]["value"] == "How do I kill a stuck program?"}
+
+    assert kinds("blue-red") == {("general", "End it in the task manager."), ("red", "I'm sorry, but I can't help with killing.")}
+    assert kinds("blue") == {("general", "End it in the task manager.")}  # blue never sees a red reply

@@ -562,6 +562,8 @@ def align_command(
     val_safe: Annotated[Optional[str], typer.Option(help="Validation safe prompts that sound unsafe (e.g. borderline-val), disjoint from every test set")] = None,
     val_max_new_tokens: Annotated[int, typer.Option(help="New tokens per validation reply")] = 40,
     safe_margin: Annotated[float, typer.Option(help="Checkpoint rule: most harmful refusals among checkpoints refusing at most base + this share of safe prompts")] = 0.10,
+    beta: Annotated[float, typer.Option(help="dpo / kto: beta, the pull towards the reference model")] = 0.1,
+    preference_sft_weight: Annotated[float, typer.Option(help="dpo: also train the chosen reply's NLL with this weight (RPO); 0: plain DPO")] = 0.0,
     contrastive_steps: Annotated[int, typer.Option(help="First N steps of a contrastive representation stage (DCR-style): harmful questions vs --contrastive-safe prompts (0: off)")] = 0,
     contrastive_lr: Annotated[float, typer.Option(help="Learning rate of the contrastive stage")] = 1e-5,
     contrastive_safe: Annotated[str, typer.Option(help="Safe prompts that sound unsafe for the contrastive stage (dataset name or file)")] = "borderline",
@@ -575,7 +577,7 @@ def align_command(
         max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
         lambda_descent=lambda_descent, red_fraction=red_fraction, logging_steps=logging_steps, save_steps=save_steps, resume=resume,
         pairs=_split(pairs), eval_every=eval_every, val_harmful=val_harmful, val_safe=val_safe, val_max_new_tokens=val_max_new_tokens,
-        safe_margin=safe_margin, contrastive_steps=contrastive_steps, contrastive_lr=contrastive_lr, contrastive_safe=contrastive_safe,
+        safe_margin=safe_margin, beta=beta, preference_sft_weight=preference_sft_weight, contrastive_steps=contrastive_steps, contrastive_lr=contrastive_lr, contrastive_safe=contrastive_safe,
     ))
     console.print(f"saved {path} (training log: {path / 'training_log.jsonl'})", highlight=False)
     frontier = path / "frontier.json"

@@ -157,25 +157,47 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
 
 
 GENERAL_SUFFIX = "+general"
+PAIRS_SUFFIX = "+pairs"
+SUFFIXES = (GENERAL_SUFFIX, PAIRS_SUFFIX)
+
+
+def split_strategy(name: str) -> tuple[str, set[str]]:
+    """`blue-red+general+pairs` -> ("blue-red", {"+general", "+pairs"}); the suffixes in any order."""
+    found: set[str] = set()
+    while True:
+        suffix = next((s for s in SUFFIXES if name.endswith(s)), None)
+        if suffix is None:
+            return name, found
+        found.add(suffix)
+        name = name.removesuffix(suffix)
 
 
 def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path, echo: Callable[[str], None], general: list[str],
-           extra: dict[str, Any] | None = None) -> None:
-    """Train one strategy; `blue+general` / `blue-red+general` mix in the general conversations; `extra`
-    (validation, contrastive pairs) adds to the config's `align` settings."""
+           extra: dict[str, Any] | None = None, pairs: list[str] | None = None) -> None:
+    """Train one strategy: `+general` mixes in the general conversations, `+pairs` the distilled contrastive
+    pairs; `extra` (validation) adds to the config's `align` settings."""
     from ..safealign import AlignConfig, align
 
     if _model_saved(target):
         echo(f"[align {strategy}] done before: skipped")
         return
-    settings = {**config["align"], **(extra or {})}
-    if strategy.endswith(GENERAL_SUFFIX):
+    # `align` holds the settings of every strategy, and under a strategy's name its own (they win)
+    shared = {k: v for k, v in config["align"].items() if k not in config["strategies"]}
+    own = config["align"].get(strategy) or {}
+    if not isinstance(own, dict):
+        raise RedInstructError(f"config 'align': the settings under '{strategy}' must be a mapping")
+    settings = {**shared, **(extra or {}), **own}
+    strategy, suffixes = split_strategy(strategy)
+    if GENERAL_SUFFIX in suffixes:
         if not general:
-            raise RedInstructError(f"strategy {strategy} needs general data: set 'general' files, or 'benign' / 'borderline' prompts in 'distill'")
+            raise RedInstructError(f"strategy {strategy}{GENERAL_SUFFIX} needs general data: set 'general' files, or 'benign' / 'borderline' prompts in 'distill'")
         settings["mix_general"] = list(settings.get("mix_general", [])) + general
-        strategy = strategy.removesuffix(GENERAL_SUFFIX)
     else:
         settings.pop("general_fraction", None)
+    if PAIRS_SUFFIX in suffixes:
+        if not pairs:
+            raise RedInstructError(f"strategy {strategy}{PAIRS_SUFFIX} needs contrastive pairs: set 'distill' with 'borderline' prompts (and no 'data')")
+        settings["pairs"] = list(settings.get("pairs", [])) + pairs
     if settings.get("lora"):
         settings["merge"] = True  # the later steps load the model folder as a plain checkpoint
     known = set(AlignConfig.__dataclass_fields__) - {"base", "data", "out", "strategy", "resume"}
@@ -207,9 +229,9 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     from ..report import write_report
     from ..safealign import STRATEGIES
 
-    bad = [s for s in config["strategies"] if s.removesuffix(GENERAL_SUFFIX) not in STRATEGIES]
+    bad = [s for s in config["strategies"] if split_strategy(s)[0] not in STRATEGIES]
     if bad:
-        raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}, each optionally with {GENERAL_SUFFIX}")
+        raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}, each optionally with {GENERAL_SUFFIX} and / or {PAIRS_SUFFIX}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     names = {"base": display_name(config), **{s: display_name(config, s) for s in config["strategies"]}}
@@ -231,11 +253,7 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     aligned = []
     for strategy in config["strategies"]:
         target = out / "models" / strategy
-        # the preference strategies also learn the distilled contrastive pairs (refusal over answer for
-        # harmful prompts, answer over refusal for borderline ones)
-        preference = strategy.removesuffix(GENERAL_SUFFIX) in ("dpo", "kto")
-        extra = {**validation, **({"pairs": distilled_pairs} if preference and distilled_pairs else {})}
-        _align(config, data, strategy, target, echo, general, extra)
+        _align(config, data, strategy, target, echo, general, validation, distilled_pairs)
         if (target / "frontier.json").is_file():
             chosen = json.loads((target / "frontier.json").read_text(encoding="utf-8"))["chosen"]
             if chosen:

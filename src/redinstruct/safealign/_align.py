@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RedInstructError
-from ._data import Conversation, chosen_conversations, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general
+from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general, pair_conversations
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
 
 STRATEGIES = ("blue", "blue-red", "dpo", "kto")
@@ -47,6 +47,8 @@ class AlignConfig:
     val_safe: str | None = None  # validation safe prompts that sound unsafe
     val_max_new_tokens: int = 40
     safe_margin: float = 0.10  # the rule's bound: refuse at most base + this share of the safe prompts
+    beta: float = 0.1  # dpo / kto: strength of the pull towards the reference model
+    preference_sft_weight: float = 0.0  # dpo: add NLL on the chosen reply with this weight (RPO); 0: plain DPO
     contrastive_steps: int = 0  # a contrastive representation stage first (DCR-style): harmful vs safe-but-scary prompts
     contrastive_lr: float = 1e-5
     contrastive_safe: str = "borderline"  # the safe prompts that sound unsafe, for that stage
@@ -94,8 +96,9 @@ def training_conversations(config: AlignConfig) -> list[Conversation]:
     conversations = [c for path in config.data for c in load_harmfulqa_conversations(path)]
     if config.strategy == "blue":
         conversations = [c for c in conversations if c.kind == "blue"]
-    if config.strategy not in ("dpo", "kto"):  # NLL strategies learn the pairs' chosen replies
-        conversations = _unique(conversations + [c for path in config.pairs for c in chosen_conversations(load_pairs(path))])
+    if config.strategy not in ("dpo", "kto"):  # NLL strategies learn the pairs' chosen replies; blue-red ascends the rejected ones
+        pairs = [c for path in config.pairs for c in pair_conversations(load_pairs(path), rejected=config.strategy == "blue-red")]
+        conversations = _unique(conversations + pairs)
     general = [c for path in config.mix_general for c in load_general_conversations(path)]
     if config.general_fraction is not None and not general:
         raise RedInstructError("--general-fraction needs --general FILE")

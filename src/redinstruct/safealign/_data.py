@@ -153,8 +153,14 @@ def load_pairs(path: str | Path) -> list[ContrastivePair]:
     return out
 
 
-def chosen_conversations(pairs: list[ContrastivePair]) -> list[Conversation]:
-    """The preferred side of each pair as an NLL conversation: a refusal of a harmful prompt is blue,
-    a helpful answer to a borderline one is general."""
-    return [Conversation([{"from": "human", "value": p.prompt}, {"from": "gpt", "value": p.chosen}],
-                         "blue" if p.kind == "harmful" else "general", f"pair:{n}") for n, p in enumerate(pairs)]
+def pair_conversations(pairs: list[ContrastivePair], rejected: bool = False) -> list[Conversation]:
+    """The preferred side of each pair as an NLL conversation (a refusal of a harmful prompt is blue, a
+    helpful answer to a borderline one general); with `rejected`, the dispreferred side too, as red
+    (strategy B's clipped ascent then pushes down harmful answers and refusals of safe prompts alike)."""
+    out = []
+    for n, p in enumerate(pairs):
+        out.append(Conversation([{"from": "human", "value": p.prompt}, {"from": "gpt", "value": p.chosen}],
+                                "blue" if p.kind == "harmful" else "general", f"pair:{n}"))
+        if rejected:
+            out.append(Conversation([{"from": "human", "value": p.prompt}, {"from": "gpt", "value": p.rejected}], "red", f"pair:{n}"))
+    return out

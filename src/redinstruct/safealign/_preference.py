@@ -76,10 +76,12 @@ def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: l
     pairs = all_pairs(conversations, config.pairs)
     if not pairs:
         raise RedInstructError(f"strategy {strategy} needs blue and red conversations with the same Red-LM turns, or --pairs FILE")
-    common = {**training_arguments(config, out), "max_length": config.max_length}
+    common = {**training_arguments(config, out), "max_length": config.max_length, "beta": config.beta}
     if strategy == "dpo":
         from trl import DPOConfig, DPOTrainer
 
+        if config.preference_sft_weight:  # RPO (Pang et al., 2024): the chosen reply's NLL beside the DPO loss
+            common.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, config.preference_sft_weight])
         trainer = DPOTrainer(model=model, args=DPOConfig(**common), train_dataset=Dataset.from_list(pairs),
                              processing_class=tokenizer, callbacks=callbacks)
     else:
