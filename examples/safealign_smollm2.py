@@ -35,6 +35,7 @@ RECIPES: dict[str, list[str]] = {
     "blue-red": ["--strategy", "blue-red"],
     "blue+general": ["--strategy", "blue", "--general", "D/general.json", "--general-fraction", "0.8"],
     "blue-red+general": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8"],
+    "blue-red+general+pairs": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8", "--pairs", "D/pairs.jsonl"],
     "dpo+pairs": ["--strategy", "dpo", "--pairs", "D/pairs.jsonl", "--lr", "2e-5", "--batch-size", "4"],
     "kto+pairs": ["--strategy", "kto", "--pairs", "D/pairs.jsonl", "--lr", "2e-5", "--batch-size", "4"],
     "blue-red+general+contrastive": ["--strategy", "blue-red", "--general", "D/general.json", "--general-fraction", "0.8",

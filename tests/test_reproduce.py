@@ -105,6 +105,8 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert paper["align"]["chat_template"] == "vicuna" and paper["eval"]["limit"] == 5 and paper["eval"]["judge"] == "crossencoder"
     with pytest.raises(RedInstructError, match="unknown preset"):
         load_config(None, "nope", {})
+    with pytest.raises(RedInstructError, match="quote a name that holds a comma"):
+        load_config(None, "smollm2-helpful", {"names": {"dpo+pairs": None}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: x\nlearning_rate: 3\n")
     with pytest.raises(RedInstructError, match="unknown setting"):

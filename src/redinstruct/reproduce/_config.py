@@ -76,4 +76,10 @@ def load_config(config_file: str | None, preset: str | None, overrides: dict[str
         raise RedInstructError("no training data: pass --data HARMFULQA.json, or set 'distill' in the config")
     if isinstance(config["strategies"], str):
         config["strategies"] = [s.strip() for s in config["strategies"].split(",") if s.strip()]
+    names = config.get("names") or {}
+    stray = [k for k, v in names.items() if k not in config["strategies"] or not isinstance(v, str) or not v.strip()]
+    if not isinstance(names, dict) or stray:
+        # a comma in an unquoted name inside {...} splits it into two entries: say so
+        raise RedInstructError(f"config 'names': expected {{strategy: name}} for strategies in 'strategies'; check {', '.join(map(str, stray))} "
+                               "(quote a name that holds a comma)")
     return config

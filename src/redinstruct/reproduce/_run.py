@@ -77,8 +77,9 @@ def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> 
     return target / "harmfulqa.json"
 
 
-def _validation(config: dict[str, Any], out: Path) -> dict[str, Any]:
-    """The `align` settings for periodic validation: the harmful bank written under DIR/data when it is a selection."""
+def _validation(config: dict[str, Any], out: Path, data: list[str]) -> dict[str, Any]:
+    """The `align` settings for periodic validation: the harmful bank written under DIR/data when it is a
+    selection; a validation question that is also a training question is an error."""
     v = config.get("validation")
     if not v:
         return {}
@@ -92,6 +93,14 @@ def _validation(config: dict[str, Any], out: Path) -> dict[str, Any]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps([q.text for q in _picked_questions(harmful)], indent=1), encoding="utf-8")
         harmful = str(target)
+    from ..data import load_prompt_texts
+    from ..safealign import load_harmfulqa_conversations
+
+    trained = {t["value"] for path in data for c in load_harmfulqa_conversations(path) for t in c.turns if t["from"] == "human"}
+    shared = [q for q in load_prompt_texts(str(harmful)) if q in trained]
+    if shared:
+        raise RedInstructError(f"config 'validation': {len(shared)} validation harmful question(s) are also training questions "
+                               "(choose skip / stride so that the two selections do not meet)")
     settings = {"eval_every": int(v["every"]), "val_harmful": str(harmful), "val_safe": str(v["safe"])}
     if v.get("max_new_tokens"):
         settings["val_max_new_tokens"] = int(v["max_new_tokens"])
@@ -246,7 +255,7 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
         general.append(str(distilled_general))
     pairs = out / "data" / "pairs.jsonl"
     distilled_pairs = [str(pairs)] if config.get("distill") and not config.get("data") and pairs.is_file() else []
-    validation = _validation(config, out)
+    validation = _validation(config, out, data)
     base = config["base"]
     echo("[red-eval] base model")
     _eval(config, [base], out, echo, [names["base"]])
