@@ -29,14 +29,11 @@ def representation_layer(model: Any) -> int:
 
 def prompt_representations(model: Any, tokenizer: Any, prompts: Sequence[str], chat_format: str, layer: int) -> torch.Tensor:
     """L2-normalised hidden states of each prompt's last token (left padding, so it is the last column)."""
-    from ._frontier import validation_prompt
+    from ._frontier import left_padding, validation_prompt
 
     texts = [validation_prompt(tokenizer, chat_format, p) for p in prompts]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
+    with left_padding(tokenizer):
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = side
     batch = {k: v.to(model.device) for k, v in batch.items()}
     hidden = model(**batch, output_hidden_states=True).hidden_states[layer][:, -1, :]
     return F.normalize(hidden.float(), dim=-1)

@@ -12,9 +12,10 @@ refuses the fewest safe prompts, and says the bound was missed.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from transformers import TrainerCallback
 
@@ -55,9 +56,19 @@ def validation_prompt(tokenizer: Any, chat_format: str, question: str) -> str:
     """The Standard prompt in the format the model is trained in."""
     if chat_format == "model":
         return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
-    from ._render import VICUNA_SYSTEM
+    from ._render import _pieces_vicuna
 
-    return f"{VICUNA_SYSTEM} USER: {question} ASSISTANT:"
+    return "".join(text for text, _ in _pieces_vicuna([{"from": "human", "value": question}], ""))
+
+
+@contextmanager
+def left_padding(tokenizer: Any) -> Iterator[None]:
+    """Pad on the left while inside (a batch's last column is then every prompt's last token)."""
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
 
 
 def greedy_replies(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int) -> list[str]:
@@ -66,11 +77,10 @@ def greedy_replies(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_t
 
     was_training = model.training
     model.eval()
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     replies: dict[int, str] = {}
     try:
-        with torch.no_grad():
+        with torch.no_grad(), left_padding(tokenizer):
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 batch = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
@@ -80,7 +90,6 @@ def greedy_replies(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_t
                 for i, row in zip(chunk, output[:, batch["input_ids"].shape[1] :]):
                     replies[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     finally:
-        tokenizer.padding_side = side
         if was_training:
             model.train()
     return [replies[i] for i in range(len(prompts))]
