@@ -579,6 +579,10 @@ def align_command(
         pairs=_split(pairs), eval_every=eval_every, val_harmful=val_harmful, val_safe=val_safe, val_max_new_tokens=val_max_new_tokens,
         safe_margin=safe_margin, beta=beta, preference_sft_weight=preference_sft_weight, contrastive_steps=contrastive_steps, contrastive_lr=contrastive_lr, contrastive_safe=contrastive_safe,
     ))
+    from ._distributed import is_main_process
+
+    if not is_main_process():  # one process of a multi-process launch reports; it also saved
+        return
     console.print(f"saved {path} (training log: {path / 'training_log.jsonl'})", highlight=False)
     frontier = path / "frontier.json"
     if eval_every and frontier.is_file():

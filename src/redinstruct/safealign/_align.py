@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._distributed import end_process_group, is_main_process, world_size
 from ..errors import RedInstructError
 from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general, pair_conversations
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
@@ -157,6 +159,10 @@ def align(config: AlignConfig) -> Path:
         raise RedInstructError("--chat-template must be vicuna or model")
     conversations = training_conversations(config)
     validation = validation_settings(config)
+    if sharded_training() and (validation is not None or config.merge):
+        # both change the saved weights in the main process alone, which holds only its shard under FSDP / ZeRO-3
+        raise RedInstructError("--eval-every and --merge need whole weights in each process: launch with "
+                               "configs/accelerate/multi_gpu.yaml (data parallel), not FSDP or ZeRO-3")
     config = replace(config, logging_steps=logging_interval(config, len(conversations)))
 
     import torch
@@ -179,7 +185,8 @@ def align(config: AlignConfig) -> Path:
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_data_counts(out, conversations, config)
+    if is_main_process():
+        _write_data_counts(out, conversations, config)
     if config.contrastive_steps and not (config.resume and any(out.glob("checkpoint-*"))):  # a checkpoint already holds its result
         _contrastive(config, model, tokenizer, conversations, out)
     callbacks: list[Any] = [JsonlLogCallback(out / "training_log.jsonl"), ProgressCallback(f"align {config.strategy}")]
@@ -194,14 +201,13 @@ def align(config: AlignConfig) -> Path:
 
         if config.chat_template != "model":
             raise RedInstructError(f"strategy {config.strategy} uses the model's chat template: pass --chat-template model")
-        final, step = train_preference(config.strategy, model, tokenizer, conversations, config, out, callbacks)
-        if frontier is not None:
-            frontier.finish(final, step)
-        return _save(final, tokenizer, out, config)
+        return _finish(train_preference(config.strategy, model, tokenizer, conversations, config, out, callbacks), frontier, tokenizer, out, config)
 
     dataset = EncodedConversations(conversations, tokenizer, config.chat_template, config.max_length)  # type: ignore[arg-type]
     is_red = [item["is_red"] for item in dataset.items]
-    order = mixed_order(is_red, config.batch_size, config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
+    # the order is cut into optimizer steps of the global batch: launchers deal consecutive per-device batches to the
+    # processes in turn, so each step holds the red share, and N processes train on what one would at N x the batch
+    order = mixed_order(is_red, global_batch(config), config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
     args = TrainingArguments(**training_arguments(config, out), remove_unused_columns=False)
     trainer = SafeAlignTrainer(
         model=model,
@@ -216,9 +222,36 @@ def align(config: AlignConfig) -> Path:
     )
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    if frontier is not None:
-        frontier.finish(trainer.model, trainer.state.global_step)
-    return _save(trainer.model, tokenizer, out, config)
+    return _finish(trainer, frontier, tokenizer, out, config)
+
+
+def global_batch(config: AlignConfig) -> int:
+    """Samples per optimizer step, over all processes."""
+    return config.batch_size * config.grad_accum * world_size()
+
+
+def _finish(trainer: Any, frontier: Any, tokenizer: Any, out: Path, config: AlignConfig) -> Path:
+    """Keep the chosen checkpoint and save once; every process then leaves the process group.
+
+    Whole-model copies (one process, DDP): the main process saves its copy. Sharded weights (FSDP,
+    ZeRO-3): every process takes part in the Trainer's save, which gathers the shards and writes once.
+    """
+    if sharded_training():
+        trainer.save_model(str(out))
+        if is_main_process():
+            tokenizer.save_pretrained(out)
+    elif is_main_process():
+        if frontier is not None:
+            frontier.finish(trainer.model, trainer.state.global_step)
+        _save(trainer.model, tokenizer, out, config)
+    end_process_group()
+    return out
+
+
+def sharded_training() -> bool:
+    """Launched with FSDP or DeepSpeed (accelerate says so in the environment of every process it starts)."""
+
+    return any(os.environ.get(flag, "").lower() in ("1", "true") for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
 
 
 def _contrastive(config: AlignConfig, model: Any, tokenizer: Any, conversations: list[Conversation], out: Path) -> None:
@@ -237,8 +270,9 @@ def _contrastive(config: AlignConfig, model: Any, tokenizer: Any, conversations:
     random.Random(config.seed).shuffle(general)
     if len(harmful) < 2 or len(safe) < 2:
         raise RedInstructError("the contrastive stage needs at least 2 harmful questions in --data and 2 prompts in --contrastive-safe")
+    # every process runs the same seeded stage on the same prompts (the trainer then starts from rank 0's copy); one logs it
     contrastive_stage(model, tokenizer, harmful, safe, general[:256], config.chat_template, config.contrastive_steps, config.contrastive_lr,
-                      out / "training_log.jsonl", batch_size=max(4, 2 * config.batch_size), seed=config.seed)
+                      out / "training_log.jsonl" if is_main_process() else None, batch_size=max(4, 2 * config.batch_size), seed=config.seed)
 
 
 def _write_data_counts(out: Path, conversations: list[Conversation], config: AlignConfig) -> None:
@@ -251,6 +285,8 @@ def _write_data_counts(out: Path, conversations: list[Conversation], config: Ali
         "blue": counts["blue"], "red": counts["red"], "general": counts["general"],
         "data": config.data, "general_files": config.mix_general, "general_fraction": config.general_fraction,
         "pairs_files": config.pairs,
+        "world_size": world_size(), "per_device_batch_size": config.batch_size, "grad_accum": config.grad_accum,
+        "global_batch": global_batch(config),
     }, indent=1))
 
 

@@ -10,6 +10,8 @@ keeps the representations of ordinary prompts where the base model had them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import random
 from pathlib import Path
@@ -61,7 +63,7 @@ def separation(z: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: Sequence[str], retain: Sequence[str], chat_format: str,
-                      steps: int, lr: float, log_path: Path, batch_size: int = 16, retain_weight: float = 1.0, seed: int = 0) -> None:
+                      steps: int, lr: float, log_path: Path | None, batch_size: int = 16, retain_weight: float = 1.0, seed: int = 0) -> None:
     """Train `model` in place for `steps` steps; each step logs the losses and the separation of its batch."""
     rng = random.Random(seed)
     layer = representation_layer(model)
@@ -74,7 +76,9 @@ def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     model.train()
     half = max(2, batch_size // 2)
-    with Progress("contrastive stage", steps, unit="step") as progress, log_path.open("a", encoding="utf-8") as log:
+    quiet = None if log_path else io.StringIO()  # one process reports the stage
+    with Progress("contrastive stage", steps, unit="step", stream=quiet) as progress, \
+            (log_path.open("a", encoding="utf-8") if log_path else contextlib.nullcontext()) as log:
         for step in range(1, steps + 1):
             prompts = rng.sample(list(harmful), min(half, len(harmful))) + rng.sample(list(safe), min(half, len(safe)))
             labels = torch.tensor([1] * min(half, len(harmful)) + [0] * min(half, len(safe)), device=model.device)
@@ -91,7 +95,8 @@ def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            log.write(json.dumps({"step": 0, "contrastive_step": step, "contrastive_loss": float(contrast.detach()), "retain_drift": kept,
-                                  "separation": separation(z.detach(), labels)}) + "\n")
+            if log is not None:
+                log.write(json.dumps({"step": 0, "contrastive_step": step, "contrastive_loss": float(contrast.detach()),
+                                      "retain_drift": kept, "separation": separation(z.detach(), labels)}) + "\n")
             progress.advance()
     optimizer.zero_grad(set_to_none=True)

@@ -66,8 +66,8 @@ def kto_examples(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: list[Conversation], config: Any, out: Any, callbacks: list[Any]) -> tuple[Any, int]:
-    """Run TRL's DPOTrainer or KTOTrainer; returns the trained model and its last step."""
+def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: list[Conversation], config: Any, out: Any, callbacks: list[Any]) -> Any:
+    """Run TRL's DPOTrainer or KTOTrainer; returns the trainer, after training."""
     from datasets import Dataset
 
     from ..errors import RedInstructError
@@ -91,4 +91,4 @@ def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: l
                              processing_class=tokenizer, callbacks=callbacks)
     resume = config.resume and any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    return trainer.model, trainer.state.global_step
+    return trainer

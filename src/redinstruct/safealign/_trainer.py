@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset, SequentialSampler
 from transformers import Trainer, TrainerCallback
 
+from .._distributed import sum_over_processes
 from .._progress import Progress
 
 from ._data import Conversation
@@ -91,7 +92,11 @@ class PadCollator:
 
 
 class SafeAlignTrainer(Trainer):
-    """Strategy `blue` (A) or `blue-red` (B); logs blue NLL, red NLL and the red fraction at or above tau."""
+    """Strategy `blue` (A) or `blue-red` (B); logs blue NLL, red NLL and the red fraction at or above tau.
+
+    The logged values are over every sample since the last log, on all processes together: each
+    process keeps sums and counts, and `log` adds them up across processes before dividing.
+    """
 
     def __init__(
         self,
@@ -103,36 +108,46 @@ class SafeAlignTrainer(Trainer):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
+        # compute_loss returns a per-batch mean, not a sum over num_items_in_batch: the Trainer must divide it by the
+        # accumulation steps itself (it skips that for models that accept loss kwargs, which made --grad-accum N
+        # take N times the step)
+        self.model_accepts_loss_kwargs = False
         self.strategy = strategy
         self.tau, self.lambda_ascent, self.lambda_descent = tau, lambda_ascent, lambda_descent
-        self._stats: dict[str, list[float]] = {"blue_nll": [], "red_nll": [], "red_above_tau": []}
+        self._sums = [0.0] * _STATS
 
     def _get_train_sampler(self, *args: Any, **kwargs: Any) -> SequentialSampler:
         return SequentialSampler(self.train_dataset)  # the dataset is already in mixed batch order
 
     def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
-        is_red = inputs.pop("is_red")
+        is_red = inputs.pop("is_red").bool()
         labels = inputs.pop("labels")
         outputs = model(**inputs)
         nll = per_sample_nll(outputs.logits, labels)
         if self.strategy == "blue":
             loss = blue_loss(nll)
-            self._stats["blue_nll"].append(float(nll.detach().mean()))
+            is_red = torch.zeros_like(is_red)
         else:
-            result = blue_red_loss(nll, is_red, self.tau, self.lambda_ascent, self.lambda_descent)
-            loss = result.loss
-            for key in ("blue_nll", "red_nll", "red_above_tau"):
-                value = getattr(result, key)
-                if value is not None:
-                    self._stats[key].append(value)
+            loss = blue_red_loss(nll, is_red, self.tau, self.lambda_ascent, self.lambda_descent).loss
+        detached = nll.detach().float()
+        red = is_red.to(detached.device)
+        values = (detached[~red].sum(), (~red).sum(), detached[red].sum(), red.sum(), (red & (detached >= self.tau)).sum())
+        self._sums = [total + float(value) for total, value in zip(self._sums, values)]
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-        for key, values in self._stats.items():
-            if values:
-                logs[key] = sum(values) / len(values)
-                values.clear()
+        # every process reaches each log call (the Trainer gathers the loss there too), so the sums can be reduced here
+        blue_sum, blue_n, red_sum, red_n, above_n = sum_over_processes(self._sums, self.args.device)
+        self._sums = [0.0] * _STATS
+        if blue_n:
+            logs["blue_nll"] = blue_sum / blue_n
+        if red_n and self.strategy != "blue":
+            logs["red_nll"] = red_sum / red_n
+            logs["red_above_tau"] = above_n / red_n
         super().log(logs, *args, **kwargs)
+
+
+_STATS = 5  # sums since the last log: blue NLL, blue samples, red NLL, red samples, red samples at or above tau
 
 
 class JsonlLogCallback(TrainerCallback):

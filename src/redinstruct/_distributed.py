@@ -1,0 +1,44 @@
+"""Which process of a multi-process launch (torchrun, accelerate launch, deepspeed) this one is.
+
+Launchers set RANK and WORLD_SIZE for every process they start; a plain run has neither and is
+the main (and only) process. Read from the environment, so a question asked before training
+starts (may I write this file?) has the same answer the trainer will give.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def world_size() -> int:
+    return max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def is_main_process() -> bool:
+    """The process that writes files, prints results and saves."""
+    return rank() == 0
+
+
+def sum_over_processes(values: list[float], device: object = "cpu") -> list[float]:
+    """Element-wise sums over all processes (every process must call it, in the same order); the values themselves in one."""
+    import torch.distributed as dist
+
+    if world_size() == 1 or not (dist.is_available() and dist.is_initialized()):
+        return list(values)
+    import torch
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return [float(v) for v in tensor.cpu()]
+
+
+def end_process_group() -> None:
+    """Close the process group a launch opened, so no communication thread outlives the command."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
