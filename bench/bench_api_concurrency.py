@@ -16,7 +16,9 @@ per sample); the lean client with the default offline judges on distinct ~180-wo
 the whole call, for the full HarmfulQA x 3 templates with an LLM judge).
 
 Run: python bench/bench_api_concurrency.py [--quick]   (about 4 minutes; --quick skips inspect's rows)
-The last line is `32 connections at 200 ms: NN.N% of ideal` (lean client, refusal judge).
+The last lines are `default offline judges, 32 connections at 200 ms: NN.N% of ideal (judges at PRECISION)` (the judges'
+bound), then the 128 x 1 s and 32 x 200 ms lines of the lean client with the refusal judge (the client's).
+REDINSTRUCT_JUDGE_PRECISION=fp32 measures the judges without bf16.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ os.environ.setdefault("REDINSTRUCT_DATA_DIR", str(HERE.parent.parent / "shared" 
 os.environ.setdefault("INSPECT_DISPLAY", "none")
 
 from redinstruct._defaults import DEFAULT_JUDGE  # noqa: E402
+from redinstruct.judges._inference import judge_precision  # noqa: E402
 from redinstruct.redeval import EvalConfig, run_redeval  # noqa: E402
 
 N = 256  # a multiple of 32 and 128: the bound has no partial wave
@@ -145,8 +148,10 @@ def main() -> None:
         print(f"{row.label:<50} {row.delay * 1000:>4.0f}ms {row.connections:>5} {row.samples:>5} {m['phase']:>8.2f} {row.bound:>8.2f} "
               f"{ideal:>8} {m['total']:>8.2f} {m['cpu_ms']:>14.2f}", flush=True)
     print("* instant server: samples per second over the whole call (start-up, judging and log writing included)")
+    offline = results[("lean, default offline judges, ~180-word replies", 0.2, 32)]
+    print(f"\ndefault offline judges, 32 connections at 200 ms: {offline['pct']:.1f}% of ideal (judges at {judge_precision()})")
     slow = results[("lean, refusal judge", 1.0, 128)]
-    print(f"\n128 connections at 1000 ms: {slow['pct']:.1f}% of ideal")
+    print(f"128 connections at 1000 ms: {slow['pct']:.1f}% of ideal")
     fast = results[("lean, refusal judge", 0.2, 32)]
     print(f"32 connections at 200 ms: {fast['pct']:.1f}% of ideal")
 

@@ -99,9 +99,9 @@ def generate(requests: list[str], system: str, max_tokens: int, batch_size: int)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
-    from redinstruct.judges._crossencoder import _bf16_supported
+    from redinstruct.judges._inference import cpu_has_bf16
 
-    dtype = torch.bfloat16 if _bf16_supported() else torch.float32  # greedy labels; bf16 is several times faster where the CPU has it
+    dtype = torch.bfloat16 if cpu_has_bf16() else torch.float32  # greedy labels; bf16 is several times faster where the CPU has it
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
     prompts = [
         tokenizer.apply_chat_template([{"role": "system", "content": system}, {"role": "user", "content": r}], tokenize=False,

