@@ -58,7 +58,8 @@ def align_args(base, data, out, strategy: str, batch_size: int) -> list[str]:
 
 def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=REPO_ROOT)
+    # ~20-40 s on 2 cores; a launch that hangs at teardown fails here instead of stalling CI
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=REPO_ROOT)
 
 
 def one_process(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,7 @@ starts (may I write this file?) has the same answer the trainer will give.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def world_size() -> int:
@@ -36,9 +37,22 @@ def sum_over_processes(values: list[float], device: object = "cpu") -> list[floa
     return [float(v) for v in tensor.cpu()]
 
 
-def end_process_group() -> None:
-    """Close the process group a launch opened, so no communication thread outlives the command."""
+def end_processes(trainer: Any) -> None:
+    """Leave a multi-process run together: wait for every process (the main one may still be saving), drop the
+    trainer's wrapped models, whose process-group threads are joined when they are freed, then close the group.
+
+    Freed while a peer has already gone, a DDP model's gloo group can wait for it forever (seen on CPU, about one
+    launch in ten): here every process frees its own while all of them are still there.
+    """
+    import gc
+
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    trainer.model_wrapped = trainer.model
+    trainer.accelerator.free_memory()
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()

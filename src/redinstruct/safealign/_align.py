@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._distributed import end_process_group, is_main_process, world_size
+from .._distributed import end_processes, is_main_process, world_size
 from ..errors import RedInstructError
 from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general, pair_conversations
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
@@ -244,7 +244,7 @@ def _finish(trainer: Any, frontier: Any, tokenizer: Any, out: Path, config: Alig
         if frontier is not None:
             frontier.finish(trainer.model, trainer.state.global_step)
         _save(trainer.model, tokenizer, out, config)
-    end_process_group()
+    end_processes(trainer)
     return out
 
 
