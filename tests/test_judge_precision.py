@@ -31,3 +31,13 @@ def test_bf16_and_fp32_give_the_same_verdicts_and_say_which_ran(monkeypatch):
         assert all(precision in r.rationale for r in results[precision])
     assert [r.verdict for r in results["fp32"]] == [r.verdict for r in results["bf16"]]
     assert all(abs(a.score - b.score) < 0.05 for a, b in zip(results["fp32"], results["bf16"]))
+
+
+def test_a_bad_precision_setting_stops_the_run_before_any_sample(tmp_path):
+    from conftest import run_cli
+
+    run = run_cli("eval", "--model", "smollm2", "--dataset", "demo", "--limit", "1", "--log-dir", str(tmp_path / "run"),
+                  env={PRECISION_ENV: "fp8"})
+    assert run.returncode == 2, run.stderr[-1000:]
+    assert run.stderr.strip().splitlines()[-1] == "error: REDINSTRUCT_JUDGE_PRECISION must be one of auto, fp32, bf16, not 'fp8'"
+    assert not (tmp_path / "run" / "samples.jsonl").exists()  # nothing recorded as if judged

@@ -115,6 +115,9 @@ def get_judge(
 
     `threshold` is the score at which a graded judge (rubric, classifier) says harmful.
     """
+    from ._inference import asked_precision
+
+    asked_precision()
     models = judge_models_of(judge_model)
     if threshold is not None:
         import inspect as pyinspect

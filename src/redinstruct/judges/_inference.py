@@ -37,11 +37,17 @@ def inference_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def judge_precision() -> str:
-    """fp32 or bf16, as the environment asks and the hardware allows."""
+def asked_precision() -> str:
+    """The environment's setting, checked (get_judge calls it, so a bad value stops a run before its first sample)."""
     asked = os.environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
     if asked not in PRECISIONS:
         raise JudgeError(f"{PRECISION_ENV} must be one of {', '.join(PRECISIONS)}, not '{asked}'")
+    return asked
+
+
+def judge_precision() -> str:
+    """fp32 or bf16, as the environment asks and the hardware allows."""
+    asked = asked_precision()
     if asked != "auto":
         return asked
     return "bf16" if inference_device() == "cuda" or cpu_has_bf16() else "fp32"
