@@ -24,6 +24,12 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+def sharded_training() -> bool:
+    """Launched with FSDP or DeepSpeed: each process holds a shard of the weights (accelerate says so in every
+    process's environment)."""
+    return any(os.environ.get(flag, "").lower() in ("1", "true") for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
+
+
 def sum_over_processes(values: list[float], device: object = "cpu") -> list[float]:
     """Element-wise sums over all processes (every process must call it, in the same order); the values themselves in one."""
     import torch.distributed as dist

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._distributed import end_processes, is_main_process, world_size
+from .._distributed import end_processes, is_main_process, sharded_training, world_size
 from ..errors import RedInstructError
 from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general, pair_conversations
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
@@ -246,12 +245,6 @@ def _finish(trainer: Any, frontier: Any, tokenizer: Any, out: Path, config: Alig
         _save(trainer.model, tokenizer, out, config)
     end_processes(trainer)
     return out
-
-
-def sharded_training() -> bool:
-    """Launched with FSDP or DeepSpeed (accelerate says so in the environment of every process it starts)."""
-
-    return any(os.environ.get(flag, "").lower() in ("1", "true") for flag in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"))
 
 
 def _contrastive(config: AlignConfig, model: Any, tokenizer: Any, conversations: list[Conversation], out: Path) -> None:
