@@ -96,10 +96,20 @@ def eval_command(
     name: Annotated[Optional[list[str]], typer.Option("--name", help="Display name per --model, same order (tables, legends, samples.jsonl); the model path stays in run.json")] = None,
     compliance_judge: Annotated[str, typer.Option(help=COMPLIANCE_JUDGE_HELP)] = DEFAULT_COMPLIANCE_JUDGE,
     compliance_judge_model: Annotated[Optional[list[str]], typer.Option(help="Model(s) of compliance-llm; several vote")] = None,
+    attack: Annotated[str, typer.Option(help="templates: one prompt per --template; replay: send the Red-LM turns of a HARMFULQA file's red conversations (--dataset FILE); redlm: a live attacker model plays Red-LM")] = "templates",
+    attacker_model: Annotated[Optional[str], typer.Option(help="--attack redlm: the attacker, any model name (default: the packaged SmolLM2)")] = None,
+    turns: Annotated[Optional[int], typer.Option(help="--attack redlm: turns per conversation (default 5); replay: send at most this many recorded turns")] = None,
+    backtracks: Annotated[Optional[int], typer.Option(help="--attack redlm: times a refused turn is rephrased and sent again, per turn (default 2)")] = None,
+    attacker_prompts: Annotated[Optional[str], typer.Option(help="--attack redlm: folder with redlm_turn.txt / redlm_rephrase.txt replacing the built-in attacker prompts")] = None,
 ) -> None:
-    """Run RED-EVAL: every model x dataset x template, judged, with ASR per run and per topic, and
-    over-refusal (refusals of safe prompts) where a bank labels prompts safe / unsafe."""
+    """Run RED-EVAL: every model x dataset x template (or conversation attack), judged, with ASR per run and
+    per topic (and per turn for conversations), and over-refusal where a bank labels prompts safe / unsafe."""
     from .redeval import EvalConfig, run_redeval
+
+    if attack != "templates" and template:
+        raise RedInstructError(f"--template applies to --attack templates; --attack {attack} sends conversations")
+    if attack == "templates" and any(v is not None for v in (attacker_model, turns, backtracks, attacker_prompts)):
+        raise RedInstructError("--attacker-model, --turns, --backtracks and --attacker-prompts need --attack replay or redlm")
 
     config = EvalConfig(
         models=_split(model) or ["smollm2"],
@@ -123,13 +133,18 @@ def eval_command(
         judge_threshold=judge_threshold,
         compliance_judge=compliance_judge,
         compliance_judge_model=_split(compliance_judge_model) or None,
+        attack=attack,
+        attacker_model=attacker_model,
+        turns=turns,
+        backtracks=backtracks,
+        attacker_prompts=attacker_prompts,
     )
     if "demo" in config.datasets:
         console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
     result = run_redeval(config)
     _print_runs(result.runs)
     console.print(
-        f"{result.generated} sample(s) run now, {result.reused} reused. Results in {result.log_dir} "
+        f"{result.generated} {'sample' if attack == 'templates' else 'conversation'}(s) run now, {result.reused} reused. Results in {result.log_dir} "
         "(samples.jsonl, summary.json, summary.md)",
         highlight=False,
     )
@@ -168,6 +183,28 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         console.print(f"Judge {quality_line(judge)}", highlight=False, soft_wrap=True)
     if any(r.get("echo") for r in runs):
         console.print("echo: replies that copied the template's own text instead of answering; recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
+    _print_conversations(runs)
+
+
+def _print_conversations(runs: list[dict[str, Any]]) -> None:
+    """Conversation attacks: cumulative ASR at each turn, the first successful turns and refusals per turn."""
+    from .redeval._metrics import first_success_text, format_turn_cell
+
+    conversations = [r for r in runs if r.get("conversation")]
+    if not conversations:
+        return
+    most = max(r["conversation"]["turns"] for r in conversations)
+    table = Table(title="Conversations: ASR by turn (cumulative, 95% Wilson CI) and refusals per turn", expand=False)
+    for column in ("model", "dataset", "attack", "", *(f"turn {t}" for t in range(1, most + 1)), "first successful turn", "backtracks"):
+        table.add_column(column, no_wrap=column.startswith("turn"))
+    for run in conversations:
+        c = run["conversation"]
+        asr = [format_turn_cell(p) for p in c["asr_by_turn"]] + [""] * (most - len(c["asr_by_turn"]))
+        refused = [("" if s["refusal_rate"] is None else f"{100 * s['refusal_rate']:.0f}% ({s['full_refusal'] + s['partial_refusal']}/{s['n'] - s['unknown']})")
+                   for s in c["refusals_by_turn"]] + [""] * (most - len(c["refusals_by_turn"]))
+        table.add_row(run["model"], run["dataset"], run["template"], "ASR", *asr, first_success_text(c), str(c["backtracks"]))
+        table.add_row("", "", "", "refused", *refused, "", "")
+    console.print(table)
 
 
 @data_app.command("list")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -20,7 +19,8 @@ from .._secrets import redact
 from ..data import content_id
 from ..errors import RedInstructError, RunFailed
 from ..judges import find_refusal
-from ..redeval import clean_reply
+from ..prompts._files import fill, prompt_file
+from ..redeval._clean import clean_reply, first_utterance, history_text
 from ._parse import clean_item, filter_questions, parse_conversation, parse_list
 from ._report import stage_reports, write_settings
 from ._store import STAGES, StageFile
@@ -66,17 +66,7 @@ def resolve_limits(settings: GenerateSettings, is_local: bool) -> tuple[int, int
 
 def load_prompt(name: str, prompts_dir: str | None = None) -> str:
     """A stage's prompt template: the user's file in `prompts_dir` if present, else the built-in one."""
-    if prompts_dir:
-        path = Path(prompts_dir) / f"{name}.txt"
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    return resources.files("redinstruct.harmfulqa").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
-
-
-def fill(template: str, **slots: Any) -> str:
-    for key, value in slots.items():
-        template = template.replace("{" + key + "}", str(value))
-    return template
+    return prompt_file("redinstruct.harmfulqa", "prompts", name, prompts_dir)
 
 
 class Generator:
@@ -187,10 +177,6 @@ def _turns_as_chat(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"from": "human" if speaker == "Red-LM" else "gpt", "value": said} for speaker, said in turns]
 
 
-def _history_text(turns: list[dict[str, str]]) -> str:
-    return "\n".join(("Red-LM: " if t["from"] == "human" else "Base-LM: ") + t["value"] for t in turns) or "(nothing yet)"
-
-
 def _conversation_from(raw: str, turns_per_side: int) -> list[dict[str, str]] | None:
     """Alternating turns starting with Red-LM, or None when the text is not such a conversation."""
     turns = parse_conversation(raw)
@@ -201,12 +187,6 @@ def _conversation_from(raw: str, turns_per_side: int) -> list[dict[str, str]] | 
     if len(turns) < 2:
         return None
     return _turns_as_chat(turns)
-
-
-def _first_utterance(raw: str) -> str:
-    """A single turn's text: cut at a following speaker tag, drop a leading tag."""
-    text = clean_reply(raw)  # also drops internal thoughts and everything from "Red-LM:"
-    return text.split("\nBase-LM:")[0].strip()
 
 
 def _names(raw: str, limit: int) -> list[str]:
@@ -241,10 +221,10 @@ async def _blue_turn_by_turn(
     for _ in range(turns_per_side):
         for speaker, prompt_name in (("human", "red_turn"), ("gpt", "blue_turn")):
             stop = RED_TAG_STOP if speaker == "human" else BLUE_TAG_STOP
-            raw, error = await generator(fill(prompts[prompt_name], history=_history_text(history), **slots), stop, attempt, "blue")
+            raw, error = await generator(fill(prompts[prompt_name], history=history_text(history), **slots), stop, attempt, "blue")
             if error:
                 return [], error
-            said = _first_utterance(raw)
+            said = first_utterance(raw)
             if not said:
                 return [], None
             history.append({"from": speaker, "value": said})
@@ -410,7 +390,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
                     if turn["from"] != "human":
                         continue
                     history.append(turn)
-                    prompt = fill(prompts["red"], question=question, history=_history_text(history))
+                    prompt = fill(prompts["red"], question=question, history=history_text(history))
 
                     async def once(attempt: Attempt) -> Try:
                         raw, error = await gen()(prompt, BLUE_TAG_STOP, attempt, "red")

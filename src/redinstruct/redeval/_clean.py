@@ -11,6 +11,7 @@ import re
 _BASE_TAG = re.compile(r"^\s*[*_]*\s*Base-LM\s*[*_]*\s*:\s*[*_]*\s*", re.IGNORECASE)
 _THOUGHT_OPEN = re.compile(r"^\s*\(\s*internal\s+thoughts?\s*:", re.IGNORECASE)
 _RED_TURN = re.compile(r"[*_]*\s*Red-LM\s*[*_]*\s*:", re.IGNORECASE)
+_LEADING_RED_TAG = re.compile(r"^\s*[*_]*\s*Red-LM\s*[*_]*\s*:\s*[*_]*\s*", re.IGNORECASE)
 
 
 def _balanced_end(text: str, start: int) -> int | None:
@@ -54,3 +55,15 @@ def clean_reply(reply: str, keep_thoughts: bool = False) -> str:
     if red is not None:
         text = text[: red.start()]
     return text.strip()
+
+
+def history_text(turns: list[dict[str, str]]) -> str:
+    """A conversation as `Red-LM: ...` / `Base-LM: ...` lines (HARMFULQA's `{"from", "value"}` turns)."""
+    return "\n".join(("Red-LM: " if t["from"] == "human" else "Base-LM: ") + t["value"] for t in turns) or "(nothing yet)"
+
+
+def first_utterance(raw: str) -> str:
+    """A single generated turn's text: cut at a following speaker tag, drop a leading tag."""
+    # a leading speaker tag is the turn's own; any later "Red-LM:" starts the next turn, which cleaning cuts
+    text = clean_reply(_LEADING_RED_TAG.sub("", raw, count=1))  # also drops internal thoughts
+    return text.split("\nBase-LM:")[0].strip()

@@ -50,6 +50,7 @@ class FinishedSample:
     started_at: float  # time.time()
     completed_at: float
     error: str | None = None  # the sample did not complete (a judge crashed): no samples.jsonl line
+    messages: list[Any] | None = None  # a conversation's every turn (default: the input and the completion)
 
 
 @dataclass
@@ -64,6 +65,8 @@ class LogTask:
     generate_config: GenerateConfig
     finished: list[FinishedSample] = field(default_factory=list)
     log_written: bool = False
+    solver: str = "redinstruct/lean_generate"
+    engine: str = "redinstruct (lean OpenAI-compatible client)"
 
 
 def _new_id() -> str:
@@ -91,13 +94,21 @@ def _eval_sample(done: FinishedSample, model: str) -> EvalSample:
         messages.append(reply)
         output = ModelOutput(model=completion.model, choices=[ChatCompletionChoice(message=reply, stop_reason=completion.stop_reason)],  # type: ignore[arg-type]
                              usage=_usage(completion), time=completion.seconds)
+    if done.messages is not None:
+        messages = done.messages
+        replies = [m for m in messages if m.role == "assistant"]
+        if replies:
+            output = ModelOutput.from_content(model, replies[-1].text)
     metadata = dict(done.sample.metadata or {})
     scores = {}
     if record:
         if record.get("error", "") and str(record["error"]).startswith("generation error:"):
             metadata["generation_error"] = record["error"]
+        score_metadata = {"error": record["error"]}
+        if "turns" in record:
+            score_metadata.update(first_success_turn=record["first_success_turn"], turns=len(record["turns"]), backtracks=record["backtracks"])
         scores[SCORER] = Score(value=score_value(record), answer=record["response"],
-                               explanation=record["judge_rationale"] or record["error"] or "", metadata={"error": record["error"]})
+                               explanation=record["judge_rationale"] or record["error"] or "", metadata=score_metadata)
     return EvalSample(
         id=done.sample.id or "", epoch=1, input=done.sample.input, target="", messages=messages, output=output,
         scores=scores or None, metadata=metadata, model_usage={model: _usage(completion)} if completion else {},
@@ -127,7 +138,7 @@ def build_log(task: LogTask, model: str, run_id: str, started: float, completed:
         config=EvalConfig(epochs=1, fail_on_error=False, log_samples=log_samples, log_realtime=False, max_connections=max_connections),
         packages={"inspect_ai": inspect_version, "redinstruct": __version__},
         metadata={"dataset": task.dataset, "template": task.template, "render": task.task_args.get("render"),
-                  "judge": task.task_args.get("judge"), "engine": "redinstruct (lean OpenAI-compatible client)"},
+                  "judge": task.task_args.get("judge"), "engine": task.engine},
         scorers=[EvalScorer(name=SCORER, options=task.task_args, metrics=[], metadata={})],
     )
     results = EvalResults(
@@ -138,7 +149,7 @@ def build_log(task: LogTask, model: str, run_id: str, started: float, completed:
     return EvalLog(
         status=status,  # type: ignore[arg-type]
         eval=spec,
-        plan=EvalPlan(name="plan", steps=[EvalPlanStep(solver="redinstruct/lean_generate", params={})], config=task.generate_config),
+        plan=EvalPlan(name="plan", steps=[EvalPlanStep(solver=task.solver, params={})], config=task.generate_config),
         results=results,
         stats=EvalStats(started_at=_iso(started), completed_at=_iso(completed), model_usage={model: usage}),
         samples=[_eval_sample(d, model) for d in task.finished] if log_samples else None,

@@ -34,6 +34,7 @@ from ..models import (
     run_connections,
 )
 from ..prompts import Render, check_render, load_template
+from ._conversation_data import check_attack
 from ._correction import JudgeCalibration, corrected_asr, load_calibration
 from ._metrics import summarize, summary_markdown
 from ._judging import SampleJudging
@@ -69,6 +70,11 @@ class EvalConfig:
     judge_threshold: float | None = None  # score at which rubric / classifier judges say harmful
     compliance_judge: str = DEFAULT_COMPLIANCE_JUDGE  # sorts replies to safe prompts (over-refusal)
     compliance_judge_model: str | list[str] | None = None  # for compliance-llm
+    attack: str = "templates"  # templates (single-turn, --template), replay (HARMFULQA red conversations), redlm (live attacker)
+    attacker_model: str | None = None  # redlm: the Red-LM (default: the packaged SmolLM2)
+    turns: int | None = None  # redlm: turns per conversation (default 5); replay: cut the recorded conversations to this
+    backtracks: int | None = None  # redlm: rephrasings of a refused turn, per turn (default 2)
+    attacker_prompts: str | None = None  # folder with redlm_turn.txt / redlm_rephrase.txt overriding the built-in ones
 
 
 @dataclass
@@ -83,12 +89,16 @@ def default_log_dir() -> Path:
     return Path("logs") / "redeval" / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
-    """Refuse to mix runs with different judging settings in one folder; record them on first use."""
+def _check_manifest(log_dir: Path, config: EvalConfig, attack: dict[str, Any] | None = None) -> None:
+    """Refuse to mix runs with different judging settings in one folder; record them on first use.
+
+    `attack`: a conversation attack's settings (turns, attacker, ...), kept per attack under `attacks`.
+    """
     path = log_dir / "run.json"
     settings = {k: getattr(config, k) for k in _MANIFEST_KEYS}
     settings["judge_model"] = judge_models_of(config.judge_model)
     settings["compliance_judge_model"] = judge_models_of(config.compliance_judge_model)
+    previous: dict[str, Any] | None = None
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
@@ -100,9 +110,19 @@ def _check_manifest(log_dir: Path, config: EvalConfig) -> None:
                     f"{log_dir} holds a run with {key}={previous[key]!r}, not {settings[key]!r}: "
                     "use a new --log-dir or the same settings to resume"
                 )
-        return
-    manifest = json.dumps({**settings, "redinstruct_version": __version__, "config": asdict(config)}, indent=2)
-    path.write_text(redact(manifest))
+        recorded = (previous.get("attacks") or {}).get(config.attack)
+        if attack is None or recorded == attack:
+            return
+        if recorded is not None:
+            changed = next(k for k in sorted(set(recorded) | set(attack)) if recorded.get(k) != attack.get(k))
+            raise RedInstructError(
+                f"{log_dir} holds --attack {config.attack} conversations with {changed}={recorded.get(changed)!r}, not "
+                f"{attack.get(changed)!r}: use a new --log-dir or the same settings to resume"
+            )
+    manifest = previous if previous is not None else {**settings, "redinstruct_version": __version__, "config": asdict(config)}
+    if attack is not None:
+        manifest.setdefault("attacks", {})[config.attack] = attack
+    path.write_text(redact(json.dumps(manifest, indent=2)))
 
 
 def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBank], list[str]]:
@@ -114,6 +134,11 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
         raise RedInstructError("--limit must be at least 1")
     banks = {d: load_questions(d, drop_duplicates=config.drop_duplicates) for d in config.datasets}
     template_names = [load_template(t).name for t in config.templates]
+    return _validate_models(config), banks, template_names
+
+
+def _validate_models(config: EvalConfig) -> list[ModelSpec]:
+    """The targets and judges: resolved, named once each, ready (keys set, providers known)."""
     judge_needs_model(config.judge)
     get_judge(config.judge, config.judge_model, threshold=config.judge_threshold)
     if config.max_tokens < 1:
@@ -137,7 +162,7 @@ def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBa
     for spec in specs + specs_of_judges:  # before the run folder exists: a typo leaves nothing behind
         check_model_ready(spec)
         lean_endpoint(spec)  # a server URL missing, or -M arguments the chosen engine cannot take
-    return specs, banks, template_names
+    return specs
 
 
 def _echo(message: str) -> None:
@@ -145,7 +170,10 @@ def _echo(message: str) -> None:
 
 
 def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> EvalResult:
-    """Evaluate every model x dataset x template; finished samples in `log_dir` are never redone."""
+    """Evaluate every model x dataset x template (or attack); finished samples in `log_dir` are never redone."""
+    check_attack(config.attack)
+    if config.attack != "templates":
+        return _run_conversations(config, echo)
     specs, banks, template_names = _validate(config)
     calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
     log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
@@ -157,7 +185,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         if retried:
             echo(f"retrying {retried} sample(s) that ended in an error last time")
     reused_before = len(store)
-    judge_checked = compliance_checked = False
+    judges_checked = False
     order = ([spec.display for spec in specs], [b.name for b in banks.values()], template_names)  # summary rows follow the request
 
     for spec in specs:
@@ -184,14 +212,9 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             target = LeanModel(spec, endpoint)
         if not spec.is_local:
             asyncio.run(check_reachable(target, spec.name))
-        if judge_needs_model(config.judge) and not judge_checked:
-            for name in judge_models_of(config.judge_model):
-                _check_judge_model(name)
-            judge_checked = True
-        if judge_needs_model(config.compliance_judge) and not compliance_checked:
-            for name in judge_models_of(config.compliance_judge_model):
-                _check_judge_model(name)
-            compliance_checked = True
+        if not judges_checked:
+            _check_judge_models(config)
+            judges_checked = True
         echo(f"{spec.display}: generating and judging {todo} sample(s) ...")
         with ExitStack() as stack:
             # ours (per judged sample) unless a display is named: inspect's, or "none" (the lean client has only ours)
@@ -283,10 +306,70 @@ def _generate_config(spec: ModelSpec, config: EvalConfig) -> GenerateConfig:
     return GenerateConfig(**args)
 
 
-def _check_judge_model(name: str) -> None:
-    spec = resolve_model(name)
-    if not spec.is_local:
-        asyncio.run(check_reachable(build_judge_model(spec), name))
+def _check_judge_models(config: EvalConfig) -> None:
+    """One tiny request to each API judge model (harm and compliance judges) before the first sample."""
+    for judge, models in ((config.judge, config.judge_model), (config.compliance_judge, config.compliance_judge_model)):
+        if judge_needs_model(judge):
+            for name in judge_models_of(models):
+                spec = resolve_model(name)
+                if not spec.is_local:
+                    asyncio.run(check_reachable(build_judge_model(spec), name))
+
+
+def _run_conversations(config: EvalConfig, echo: Callable[[str], None]) -> EvalResult:
+    """`--attack replay|redlm`: every model x dataset as conversations; finished turns are never redone."""
+    from ._conversation import TurnJournal, conversation_record
+    from ._conversation_run import (attack_settings, check_attacker, conversation_plans, interrupted_error, plan_tasks,
+                                    run_model_conversations, settings_manifest)
+
+    if not config.models or not config.datasets:
+        raise RedInstructError("need at least one --model and --dataset")
+    if config.limit is not None and config.limit < 1:
+        raise RedInstructError("--limit must be at least 1")
+    settings = attack_settings(config)
+    plans = conversation_plans(config, settings, echo)
+    specs = _validate_models(config)
+    attacker_spec = check_attacker(settings)  # before the run folder exists: an unreachable attacker leaves nothing behind
+    calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
+    log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(log_dir, config, settings_manifest(settings))
+    store = SampleStore(log_dir / "samples.jsonl")
+    if config.retry_errors:
+        retried = store.drop_errors()
+        if retried:
+            echo(f"retrying {retried} conversation(s) that ended in an error last time, from the turn that failed")
+    journal = TurnJournal(log_dir / "turns.jsonl")
+    reused_before = len(store)
+    order = ([spec.display for spec in specs], [name for name, _ in plans.values()], [settings.attack])
+    judges_checked = False
+    for spec in specs:
+        judging = SampleJudging(**_task_args(spec, config))
+        tasks = plan_tasks(spec, config, settings, plans, store, judging.settings(), echo)
+        if not tasks:
+            continue
+        if not spec.is_local:
+            asyncio.run(check_reachable(build_judge_model(spec), spec.name))
+        if not judges_checked:
+            _check_judge_models(config)
+            judges_checked = True
+        judging.warm_up()
+        echo(f"{spec.display}: running {sum(len(t.plans) for t in tasks)} conversation(s) of up to "
+             f"{settings.turns or 'all recorded'} turn(s) ...")
+        finished = run_model_conversations(tasks, spec, attacker_spec, config, settings, judging, store, journal, log_dir)
+        store.reload()
+        if not finished:
+            write_summary(log_dir, store, order, calibration)
+            raise interrupted_error(store, log_dir)
+        for task in tasks:  # a conversation that crashed (not an error the run could record) is unknown, retried next time
+            for plan in task.plans:
+                key = (spec.display, task.dataset, settings.attack, plan.id)
+                if key not in store:
+                    store.append(conversation_record(plan, spec.display, task.dataset, settings, judging, journal.finished(key),
+                                                     "sample did not complete (see the inspect log in this folder)"))
+    generated = len(store) - reused_before
+    runs = write_summary(log_dir, store, order, calibration)
+    return EvalResult(log_dir, runs, generated, reused_before)
 
 
 def _record_incomplete(

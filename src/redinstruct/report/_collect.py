@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import RedInstructError
 from ..redeval._samples import sample_key
 
-SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance")
+SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance",
+                 "turns", "turns_planned", "first_success_turn", "backtracks", "attacker_model")  # the last five: conversation attacks
 
 
 @dataclass
@@ -54,7 +55,8 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
         for samples in sorted(d.rglob("samples.jsonl")):
             for record in _read_jsonl(samples):
                 # keyed like the run's own store: a sample found twice counts once, and a redone one replaces its old line
-                samples_by_key[sample_key(record)] = {k: record.get(k) for k in SAMPLE_FIELDS} | {"judge": record.get("judge")}
+                kept = {k: record.get(k) for k in SAMPLE_FIELDS if k in record or k in SAMPLE_FIELDS[:16]}
+                samples_by_key[sample_key(record)] = kept | {"judge": record.get("judge")}
         for path in sorted(d.rglob("*.json")):
             if path.name in ("summary.json", "run.json", "config.json") or path.name.startswith("tokenizer") \
                     or "checkpoint-" in str(path) or path.stat().st_size > 5_000_000:
