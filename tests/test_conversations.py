@@ -13,10 +13,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
-from conftest import CLI, REPO_ROOT, clean_exit, run_cli
+from conftest import CLI, REPO_ROOT, clean_exit, default_sigint, run_cli
 
 from redinstruct._testing.openai_server import OpenAICompatibleServer
 
@@ -43,13 +43,15 @@ def records(log_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (log_dir / "samples.jsonl").read_text().splitlines()]
 
 
-@pytest.fixture
-def replay_run(tmp_path: Path, openai_server: OpenAICompatibleServer) -> tuple[Path, subprocess.CompletedProcess[str], OpenAICompatibleServer]:
-    openai_server.responder = refuse_twice
-    log_dir = tmp_path / "replay"
-    result = run_cli("eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
-                     "--log-dir", str(log_dir))
-    return log_dir, result, openai_server
+@pytest.fixture(scope="module")
+def replay_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.CompletedProcess[str], OpenAICompatibleServer]]:
+    """One replay run against a target that refuses twice, shared by the tests that read it."""
+    log_dir = tmp_path_factory.mktemp("replay") / "run"
+    with OpenAICompatibleServer(responder=refuse_twice) as server:
+        env = {"TARGET_BASE_URL": server.base_url, "TARGET_API_KEY": "sk-test-target"}
+        result = run_cli("eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/target/model", "--judge", "refusal",
+                         "--log-dir", str(log_dir), env=env)
+        yield log_dir, result, server
 
 
 def test_replay_finds_the_first_successful_turn(replay_run: tuple[Path, subprocess.CompletedProcess[str], OpenAICompatibleServer]) -> None:
@@ -182,21 +184,32 @@ def test_redlm_backtracks_a_refused_turn(tmp_path: Path, openai_server: OpenAICo
         assert again.returncode == 2 and "backtracks=0" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
-def test_a_killed_conversation_run_resumes_at_its_turn(tmp_path: Path, openai_server: OpenAICompatibleServer) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_a_killed_conversation_run_resumes_at_its_turn(tmp_path: Path, openai_server: OpenAICompatibleServer, sig: signal.Signals) -> None:
     openai_server.responder = refuse_twice
     openai_server.delay_s = 0.5  # slow enough that the kill lands between turns even on a loaded 2-core machine
     log_dir = tmp_path / "run"
     command = CLI + ["eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
                      "--max-connections", "1", "--log-dir", str(log_dir)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=default_sigint)
     journal = log_dir / "turns.jsonl"
     deadline = time.monotonic() + 120
     while not journal.exists() or len(journal.read_text().splitlines()) < 2:
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
         assert time.monotonic() < deadline, "no turn finished"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
+    os.killpg(proc.pid, sig) if sig == signal.SIGKILL else proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:  # Ctrl-C: exit 130, one line on what to do, and the inspect log of what finished, marked cancelled
+        assert proc.returncode == 130 and b"run the same command again" in stderr and b"Traceback" not in stderr
+        from inspect_ai.log import read_eval_log
+
+        logs = list(log_dir.glob("*.eval"))  # written when a conversation had finished
+        assert len(logs) == int((log_dir / "samples.jsonl").exists())
+        assert all(read_eval_log(str(log), header_only=True).status == "cancelled" for log in logs)
+    else:
+        assert proc.returncode == -signal.SIGKILL
     finished = [json.loads(line) for line in journal.read_text().splitlines(keepends=True) if line.endswith("\n")]
     assert 2 <= len(finished) < 6, "killed part-way"
     sent_before = len(openai_server.requests)
@@ -239,14 +252,9 @@ def test_bad_conversation_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     empty = REPO_ROOT / "tests" / "data" / "no_red_conversations.json"
     cases = [
         (["--attack", "replay", "--dataset", str(empty)], "has no red conversations"),
-        (["--attack", "replay", "--dataset", "demo"], "HARMFULQA-format file"),
         (["--attack", "replay", "--dataset", str(REPLAY), "--turns", "0"], "--turns must be at least 1"),
         (["--attack", "redlm", "--dataset", "demo", "--attacker-model", "openai-api/down/attacker"], "cannot reach model 'openai-api/down/attacker"),
-        (["--attack", "redlm", "--dataset", "demo", "--backtracks", "-1"], "--backtracks must be at least 0"),
-        (["--attack", "sideways", "--dataset", "demo"], "unknown --attack 'sideways'"),
         (["--attack", "replay", "--dataset", str(REPLAY), "--template", "cou"], "--template applies to --attack templates"),
-        (["--attack", "replay", "--dataset", str(REPLAY), "--render", "raw"], "needs --render chat"),
-        (["--dataset", "demo", "--turns", "3"], "need --attack replay or redlm"),
     ]
     env = {"DOWN_BASE_URL": "http://127.0.0.1:9/v1", "DOWN_API_KEY": "sk-down"}  # port 9 (discard): nothing listens
     for args, message in cases:
@@ -256,3 +264,22 @@ def test_bad_conversation_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr[-1000:])
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr and not (log_dir / "samples.jsonl").exists(), args
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"attack": "sideways"}, "unknown --attack 'sideways'"),
+    ({"attack": "replay", "datasets": ["demo"]}, "HARMFULQA-format file"),
+    ({"attack": "redlm", "backtracks": -1}, "--backtracks must be at least 0"),
+    ({"attack": "replay", "render": "raw"}, "needs --render chat"),
+    ({"attack": "replay", "attacker_model": "smollm2"}, "--attacker-model is for --attack redlm"),
+    ({"attack": "redlm", "attacker_prompts": "/nonexistent/prompts"}, "is not a folder"),
+    ({"attack": "replay", "limit": 0}, "--limit must be at least 1"),
+])
+def test_bad_conversation_settings_stop_before_the_run_folder(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    from redinstruct.errors import RedInstructError
+    from redinstruct.redeval import EvalConfig, run_redeval
+
+    config = EvalConfig(**{"models": ["openai-api/down/target"], "datasets": [str(REPLAY)], "log_dir": str(tmp_path / "run"), **change})
+    with pytest.raises(RedInstructError, match=re.escape(message)):
+        run_redeval(config)
+    assert not (tmp_path / "run").exists()
