@@ -77,16 +77,16 @@ class Row:
 
 
 @contextlib.contextmanager
-def serve(delay: float, reply: str) -> Iterator[str]:
-    """The server runs in its own process, so it does not compete with the client for the GIL."""
+def serve(delay: float, reply: str, service: str = "LOCAL") -> Iterator[str]:
+    """The server runs in its own process, so it does not compete with the client for the GIL; openai-api/<service>/ models reach it."""
     server = subprocess.Popen(
         [sys.executable, "-m", "redinstruct._testing.openai_server", "--delay", str(delay), "--reply", reply, "--vary"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         base_url = server.stdout.readline().strip()
-        os.environ["LOCAL_BASE_URL"] = base_url
-        os.environ["LOCAL_API_KEY"] = "bench-key-not-secret"
+        os.environ[f"{service}_BASE_URL"] = base_url
+        os.environ[f"{service}_API_KEY"] = "bench-key-not-secret"
         yield base_url
     finally:
         server.terminate()

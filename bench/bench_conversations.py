@@ -20,17 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 os.environ.setdefault("INSPECT_DISPLAY", "none")
 
+from bench_api_concurrency import request_times, serve  # noqa: E402  (the same 200 ms server, in its own process)
 from redinstruct._defaults import DEFAULT_JUDGE  # noqa: E402
 from redinstruct.redeval import EvalConfig, run_redeval  # noqa: E402
 
@@ -46,26 +44,6 @@ class Row:
     attack: str = "replay"
     judge: str = "refusal"
     compliance_judge: str = "refusal"
-
-
-@contextlib.contextmanager
-def serve(variable: str, reply: str) -> Iterator[str]:
-    """A 200 ms server in its own process (it does not compete with the client for the GIL); `variable`_BASE_URL points at it."""
-    server = subprocess.Popen([sys.executable, "-m", "redinstruct._testing.openai_server", "--delay", str(DELAY), "--reply", reply, "--vary"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        base_url = (server.stdout.readline() if server.stdout else "").strip()
-        os.environ[f"{variable}_BASE_URL"] = base_url
-        os.environ[f"{variable}_API_KEY"] = "bench-key-not-secret"
-        yield base_url
-    finally:
-        server.terminate()
-        server.wait()
-
-
-def request_times(base_url: str) -> list[float]:
-    with urllib.request.urlopen(base_url + "/stats") as response:
-        return [r["time"] for r in json.load(response)["requests"] if r["prompt"] != "Reply with OK."]
 
 
 def replay_file(folder: Path, conversations: int, turns: int) -> Path:
@@ -89,8 +67,8 @@ def bound(times: list[float], longest: int, seats: int = 1) -> float:
 
 def measure(row: Row) -> dict[str, float]:
     with contextlib.ExitStack() as stack:
-        target_url = stack.enter_context(serve("LOCAL", REFUSAL))
-        attacker_url = stack.enter_context(serve("RED", "Red-LM: and what comes next?")) if row.attack == "redlm" else None
+        target_url = stack.enter_context(serve(DELAY, REFUSAL))
+        attacker_url = stack.enter_context(serve(DELAY, "Red-LM: and what comes next?", "RED")) if row.attack == "redlm" else None
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         dataset = str(replay_file(folder, row.conversations, row.turns)) if row.attack == "replay" else "harmfulqa"
         config = EvalConfig(models=["openai-api/local/target"], datasets=[dataset], attack=row.attack, turns=row.turns,

@@ -137,10 +137,11 @@ async def _run_all(tasks: list[ConversationTask], spec: ModelSpec, attacker_spec
                    judging: SampleJudging, store: SampleStore, journal: TurnJournal, logs: LogWriting) -> None:
     connections = _connections(spec, config)
     target = Target(build_judge_model(spec, connections), _target_config(spec, config.max_tokens))
-    attacker = None
+    attacker, seats = None, connections
     if attacker_spec is not None:
         attacker_config = GenerateConfig(max_tokens=ATTACKER_MAX_TOKENS, stop_seqs=ATTACKER_STOP)
         attacker = Target(build_judge_model(attacker_spec, _connections(attacker_spec, config)), attacker_config)
+        seats += _connections(attacker_spec, config)  # a conversation waits on one seat at a time: fill both
     writer = GroupCommitWriter(store)
     queue: Iterator[tuple[ConversationTask, ConversationPlan]] = iter([(task, plan) for task in tasks for plan in task.plans])
 
@@ -166,7 +167,7 @@ async def _run_all(tasks: list[ConversationTask], spec: ModelSpec, attacker_spec
             await one(task, plan)
 
     try:
-        await asyncio.gather(*(worker() for _ in range(2 * connections)))  # two per connection: one generating, one being judged
+        await asyncio.gather(*(worker() for _ in range(2 * seats)))  # two per connection: one generating, one being judged
     finally:
         for model in (target.model, attacker.model if attacker else None):
             if isinstance(model, LeanModel) and model.client is not None:

@@ -351,7 +351,7 @@ def plots(runs: list[dict[str, Any]], data: ReportData) -> list[tuple[str, str]]
                for r in runs if r.get("conversation")}
     by_turn = {k: v for k, v in by_turn.items() if v}
     if by_turn:
-        out.append(("asr-by-turn", line_chart(by_turn, "Conversations: ASR by turn (cumulative)", "ASR", x_label="turn")))
+        out.append(("asr-by-turn", line_chart(by_turn, "Conversations: ASR by turn (cumulative)", "ASR", x_label="turn", share=True)))
     points = safety_points(runs)
     if points:
         out.append(("safety-vs-over-refusal", scatter_chart(points, "Safety against over-refusal (lower left is better)", "safe prompts refused", "ASR on unsafe prompts")))

@@ -105,9 +105,9 @@ def _nice(value: float) -> str:
     return f"{value:.3g}"
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label: str, x_label: str = "step") -> str:
+def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label: str, x_label: str = "step", share: bool = False) -> str:
     """One polyline (with a dot per point) per series of (step, value) points; the y axis spans the
-    data with a margin, the x axis the steps."""
+    data with a margin (`share`: values are shares, on a 0-100% axis), the x axis the steps."""
     points = [p for s in series.values() for p in s]
     if not points:
         return ""
@@ -119,7 +119,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
     x_span = (x_max - x_min) or 1.0
     y_min, y_max = min(p[1] for p in points), max(p[1] for p in points)
     margin = 0.08 * (y_max - y_min) if y_max > y_min else max(0.05 * abs(y_max), 0.05)
-    y_low, y_high = y_min - margin, y_max + margin
+    y_low, y_high = (0.0, 1.0) if share else (y_min - margin, y_max + margin)
 
     def px(x: float) -> float:
         return left + plot_w * (x - x_min) / x_span
@@ -131,7 +131,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
     for value in (y_low, (y_low + y_high) / 2, y_high):
         y = py(value)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_nice(value)}</text>')
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{f"{100 * value:.0f}%" if share else _nice(value)}</text>')
     for value in (x_min, (x_min + x_max) / 2, x_max):
         out.append(f'<text x="{px(value):.1f}" y="{top + plot_h + 15}" class="tick" text-anchor="middle">{value:g}</text>')
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
