@@ -283,3 +283,17 @@ def test_bad_conversation_settings_stop_before_the_run_folder(tmp_path: Path, ch
     with pytest.raises(RedInstructError, match=re.escape(message)):
         run_redeval(config)
     assert not (tmp_path / "run").exists()
+
+
+def test_replay_reads_red_turns_only_and_keeps_repeated_ids_apart(tmp_path: Path) -> None:
+    from redinstruct.redeval._conversation_data import load_replay
+
+    name, plans = load_replay(str(REPLAY))
+    assert name == "red_conversations" and [p.id for p in plans] == ["rc-lock#0", "rc-phish#0"]
+    assert all(len(p.script or ()) == 3 and p.label == "unsafe" for p in plans)
+    assert [len(p.script or ()) for p in load_replay(str(REPLAY), turns=2)[1]] == [2, 2]
+    records = json.loads(REPLAY.read_text())
+    records[1]["question_id"] = records[0]["question_id"]  # two records with one id
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps(records))
+    assert [p.id for p in load_replay(str(twice))[1]] == ["rc-lock#0", "rc-lock#0+"]

@@ -63,7 +63,8 @@ def load_replay(source: str, turns: int | None = None) -> tuple[str, list[Conver
     if not isinstance(records, list) or not any(isinstance(r, dict) and "red_conversations" in r for r in records):
         raise RedInstructError(f"{path} is not HARMFULQA conversation data (no record has red_conversations): "
                                "--attack replay needs harmfulqa.json from 'redinstruct harmfulqa generate' or 'distill', or the public dataset")
-    plans = []
+    plans: list[ConversationPlan] = []
+    seen: set[str] = set()
     for n, record in enumerate(records):
         if not isinstance(record, dict) or not isinstance(record.get("question"), str):
             continue
@@ -76,7 +77,11 @@ def load_replay(source: str, turns: int | None = None) -> tuple[str, list[Conver
         for index, recorded in conversations.items():
             script = _red_turns(recorded)[:turns] if turns else _red_turns(recorded)
             if script:
-                plans.append(ConversationPlan(f"{question_id}#{index}", record["question"], str(record.get("topic") or "uncategorized"),
+                plan_id = f"{question_id}#{index}"
+                while plan_id in seen:  # a file with repeated ids: every conversation keeps its own line
+                    plan_id += "+"
+                seen.add(plan_id)
+                plans.append(ConversationPlan(plan_id, record["question"], str(record.get("topic") or "uncategorized"),
                                               str(record.get("subtopic") or "uncategorized"), script=script))
     if not plans:
         raise RedInstructError(f"{path} has no red conversations to replay (every red_conversations entry is empty or has no Red-LM turn)")
