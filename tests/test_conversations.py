@@ -164,6 +164,7 @@ def test_redlm_backtracks_a_refused_turn(tmp_path: Path, openai_server: OpenAICo
         # the refused exchange left the target's history: the rephrased turn is sent alone
         rephrased = [b for b in conversation_requests(openai_server) if "REPHRASED" in users(b)[-1]]
         assert len(rephrased) == 2 and all(len(b["messages"]) == 1 for b in rephrased)
+        assert all("aiohttp" in r["user_agent"] for r in attacker.server.requests)  # the attacker on the lean client too
 
         # no backtracking: both turns refused, the attacker sees the target's reply when it writes turn 2
         prompts_dir = tmp_path / "prompts"

@@ -1,4 +1,4 @@
-"""`harmfulqa generate` and `eval` against a real vLLM server serving the packaged SmolLM2 (opt-in: -m vllm).
+"""`harmfulqa generate`, `eval` and the conversation attacks against a real vLLM server serving the packaged SmolLM2 (opt-in: -m vllm).
 
 Needs vLLM in its own virtual environment; point REDINSTRUCT_VLLM_PYTHON at its python, e.g.
 
@@ -96,3 +96,19 @@ def test_eval_against_vllm(vllm_url, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary and all(entry["unknown"] == 0 for entry in summary)
+
+
+def test_conversations_against_vllm(vllm_url, tmp_path):
+    """Both conversation attacks with vLLM in the target's seat, and in the attacker's for redlm."""
+    replay = os.path.join(os.path.dirname(__file__), "data", "red_conversations.json")
+    env = {"VLLM_BASE_URL": vllm_url}
+    run = run_cli("eval", "--attack", "replay", "--dataset", replay, "--model", "vllm/smollm2", "--judge", "refusal", "--max-tokens", "64",
+                  "--log-dir", str(tmp_path / "replay"), env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [json.loads(line) for line in (tmp_path / "replay" / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and all(r["verdict"] != "unknown" and r["turns"] and all(t["reply_raw"] for t in r["turns"]) for r in lines)
+    run = run_cli("eval", "--attack", "redlm", "--attacker-model", "vllm/smollm2", "--dataset", "demo", "--limit", "2", "--turns", "2",
+                  "--model", "vllm/smollm2", "--judge", "refusal", "--max-tokens", "64", "--log-dir", str(tmp_path / "redlm"), env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((tmp_path / "redlm" / "summary.json").read_text())
+    assert summary[0]["unknown"] == 0 and summary[0]["conversation"]["turns"] == 2

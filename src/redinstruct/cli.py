@@ -76,7 +76,7 @@ COMPLIANCE_JUDGE_HELP = (
 @app.command("eval")
 def eval_command(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", show_default="smollm2", help="Target model(s): smollm2, hf/..., openai/..., vllm/..., ollama/..., openai-api/<service>/...")] = None,
-    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", show_default="demo", help="Question bank(s): demo, dangerousqa, harmfulqa, xstest, or a .json/.jsonl/.csv path (a label column, safe/unsafe, adds over-refusal)")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", show_default="demo", help="Question bank(s): demo, dangerousqa, harmfulqa, xstest, or a .json/.jsonl/.csv path (a label column, safe/unsafe, adds over-refusal); with --attack replay, a HARMFULQA-format file with red conversations")] = None,
     template: Annotated[Optional[list[str]], typer.Option("--template", "-t", show_default="standard,cot,cou", help="Template(s): standard, cot, cou, or a file with a {question} slot")] = None,
     judge: Annotated[str, typer.Option(help=JUDGE_HELP)] = DEFAULT_JUDGE,
     judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s), any inspect model name; several vote by majority (a tie is unknown)")] = None,
