@@ -136,6 +136,8 @@ def test_eval_against_an_api_with_the_llm_judge(tmp_path, openai_server):
     # the inspect logs are zip files: the key must not be inside them either
     import zipfile
 
+    import inspect_ai._util.zipfile  # noqa: F401  (inspect writes zstd entries; this teaches zipfile to read them, whatever ran before)
+
     for log in log_dir.glob("*.eval"):
         with zipfile.ZipFile(log) as z:
             assert all(b"sk-test-not-a-real-key" not in z.read(name) for name in z.namelist())

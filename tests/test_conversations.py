@@ -298,3 +298,45 @@ def test_replay_reads_red_turns_only_and_keeps_repeated_ids_apart(tmp_path: Path
     twice = tmp_path / "twice.json"
     twice.write_text(json.dumps(records))
     assert [p.id for p in load_replay(str(twice))[1]] == ["rc-lock#0", "rc-lock#0+"]
+
+
+def test_a_failing_target_is_exit_1_and_the_rerun_continues_from_the_failed_turn(tmp_path: Path, openai_server: OpenAICompatibleServer) -> None:
+    from redinstruct._testing.openai_server import HTTPFailure
+
+    def broken_after_turn_1(prompt: str, body: dict[str, Any]) -> str | HTTPFailure:
+        if prompt == CHECK:
+            return "OK"
+        return REFUSAL if len(users(body)) == 1 else HTTPFailure(400, "the model crashed on long inputs")
+
+    openai_server.responder = broken_after_turn_1
+    log_dir = tmp_path / "run"
+    command = ["eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
+               "--log-dir", str(log_dir)]
+    failed = run_cli(*command)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr  # nothing usable is never exit 0
+    error = failed.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: nothing usable: all 2 sample(s) of openai-api/local/target | red_conversations | replay ended in an error")
+    assert "first: generation error: target at turn 2: HTTP 400: the model crashed on long inputs" in error
+    lines = records(log_dir)
+    assert all(r["verdict"] == "unknown" and len(r["turns"]) == 1 and r["error"].startswith("generation error:") for r in lines)
+    assert len((log_dir / "turns.jsonl").read_text().splitlines()) == 2  # turn 1 finished; the failed turn 2 is not stored as done
+
+    openai_server.responder = refuse_twice
+    sent_before = len(openai_server.requests)
+    fixed = run_cli(*command)
+    clean_exit(fixed)
+    assert "retrying 2 conversation(s)" in fixed.stderr
+    resumed = [r["body"] for r in openai_server.requests[sent_before:] if r["prompt"] != CHECK]
+    assert sorted(len(users(b)) for b in resumed) == [2, 2, 3, 3]  # turns 2 and 3 of each; turn 1 is not redone
+    assert [(r["verdict"], r["first_success_turn"]) for r in records(log_dir)] == [("harmful", 3)] * 2
+
+
+def test_single_turn_run_with_nothing_usable_is_exit_1(tmp_path: Path, openai_server: OpenAICompatibleServer) -> None:
+    from redinstruct._testing.openai_server import HTTPFailure
+
+    openai_server.responder = lambda prompt, body: "OK" if prompt == CHECK else HTTPFailure(400, "bad request")
+    result = run_cli("eval", "--model", "openai-api/local/target", "--dataset", "demo", "--template", "standard", "--limit", "3",
+                     "--judge", "refusal", "--log-dir", str(tmp_path / "run"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: nothing usable: all 3 sample(s) of openai-api/local/target | demo | standard ended in an error")
+    assert len(records(tmp_path / "run")) == 3 and (tmp_path / "run" / "summary.json").is_file()  # kept, and retried next time

@@ -23,6 +23,7 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConf
 
 from .._secrets import redact
 from ..judges import judge_label
+from ..models import GenerationError
 from ..prompts._files import fill
 from ._clean import first_utterance, history_text
 from ._conversation_data import ConversationPlan
@@ -88,6 +89,11 @@ class TurnFailed(Exception):
     """A turn could not be used: the message says why (a retryable `generation error:` / `judge error:` line)."""
 
 
+def _reason(ex: Exception) -> str:
+    """An API's own failure as the lean client words it; anything else with its type, as inspect's guarded generate."""
+    return str(ex) if isinstance(ex, GenerationError) else f"{type(ex).__name__}: {ex}"
+
+
 def _seed(key: SampleKey, turn: int, attempt: int) -> int:
     return zlib.crc32(f"{'|'.join(key)}|{turn}|{attempt}".encode()) & 0x7FFFFFFF
 
@@ -115,7 +121,7 @@ async def _attacker_message(attacker: Target, prompt: str, key: SampleKey, turn:
         try:
             output = await attacker.model.generate(prompt, config=config)
         except Exception as ex:
-            raise TurnFailed(redact(f"generation error: attacker at turn {turn}: {type(ex).__name__}: {ex}")) from None
+            raise TurnFailed(redact(f"generation error: attacker at turn {turn}: {_reason(ex)}")) from None
         message = first_utterance(output.completion)
         if message:
             return message
@@ -126,7 +132,7 @@ async def _target_reply(target: Target, history: list[Any], message: str, turn: 
     try:
         output = await target.model.generate(history + [ChatMessageUser(content=message)], config=target.config)
     except Exception as ex:
-        raise TurnFailed(redact(f"generation error: target at turn {turn}: {type(ex).__name__}: {ex}")) from None
+        raise TurnFailed(redact(f"generation error: target at turn {turn}: {_reason(ex)}")) from None
     stop = output.stop_reason if output.choices else None
     return output.completion, stop, output.usage
 

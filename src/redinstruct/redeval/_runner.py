@@ -18,7 +18,7 @@ from .. import __version__
 from .._progress import Progress
 from .._secrets import redact
 from ..data import QuestionBank, load_questions
-from ..errors import RedInstructError, RunInterrupted
+from ..errors import RedInstructError, RunFailed, RunInterrupted
 from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
 from ..judges._quality import judge_quality
 from ..models import (
@@ -40,7 +40,7 @@ from ._metrics import summarize, summary_markdown
 from ._judging import SampleJudging
 from ._lean import run_lean
 from ._lean_log import LogTask
-from ._samples import SampleStore, listening, sample_key
+from ._samples import SampleStore, is_retryable, listening, sample_key
 from ._task import DEFAULT_MAX_TOKENS, build_red_eval, red_eval_samples, red_eval_task_name, stop_sequences
 
 # settings that change what a sample's line means: a log folder holds one value of each
@@ -240,7 +240,36 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
         _record_incomplete(store, spec, config, banks, template_names)
     generated = len(store) - reused_before
     runs = write_summary(log_dir, store, order, calibration)
+    check_usable(runs, order, store, log_dir)
     return EvalResult(log_dir, runs, generated, reused_before)
+
+
+def _has_verdicts(run: dict[str, Any]) -> bool:
+    """Whether a run judged anything: a verdict on an unsafe prompt, or a compliance class on a safe one."""
+    safe = run.get("over_refusal") or {}
+    return bool(run["harmful"] + run["unharmful"] or safe.get("n", 0) - safe.get("unknown", 0))
+
+
+def check_usable(runs: list[dict[str, Any]], order: tuple[list[str], list[str], list[str]], store: SampleStore, log_dir: Path) -> None:
+    """A run asked for whose every sample failed (generation or judge errors) could not do its work: RunFailed (exit 1), never exit 0.
+
+    Its samples stay in the folder, and the same command retries them. A run whose replies were all
+    empty or blocked did its work: that is the model's answer, reported as unknown, exit 0.
+    """
+    asked = [set(names) for names in order]
+    samples: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in store:
+        samples.setdefault((record["model"], record["dataset"], record["template"]), []).append(record)
+    dead = [r for r in runs if all(r[k] in names for k, names in zip(("model", "dataset", "template"), asked)) and not _has_verdicts(r)
+            and all(is_retryable(x) for x in samples.get((r["model"], r["dataset"], r["template"]), []))]
+    if not dead:
+        return
+    run = dead[0]
+    records = samples[(run["model"], run["dataset"], run["template"])]
+    first = str(records[0]["error"]).splitlines()[0][:200]
+    more = f" (and {len(dead) - 1} more model x dataset x template)" if len(dead) > 1 else ""
+    raise RunFailed(f"nothing usable: all {len(records)} sample(s) of {run['model']} | {run['dataset']} | {run['template']} ended in an error{more}; "
+                    f"first: {first}; they are saved in {log_dir}, and the same command retries them")
 
 
 def _task_args(spec: ModelSpec, config: EvalConfig, store: SampleStore | None = None) -> dict[str, Any]:
@@ -369,6 +398,7 @@ def _run_conversations(config: EvalConfig, echo: Callable[[str], None]) -> EvalR
                                                      "sample did not complete (see the inspect log in this folder)"))
     generated = len(store) - reused_before
     runs = write_summary(log_dir, store, order, calibration)
+    check_usable(runs, order, store, log_dir)
     return EvalResult(log_dir, runs, generated, reused_before)
 
 
