@@ -13,6 +13,7 @@ error, and the next run retries from that turn.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from ..prompts._files import fill
 from ._clean import first_utterance, history_text
 from ._conversation_data import ConversationPlan
 from ._judging import SampleJudging
-from ._samples import SampleKey, is_retryable
+from ._samples import SampleKey, append_lines, is_retryable
 
 ATTACKER_TEMPERATURE = 0.7  # the attacker samples (seeded per conversation, turn and try): a retry asks something new
 ATTACKER_TRIES = 3  # attacker calls per message before an empty message ends the conversation
@@ -77,11 +78,7 @@ class TurnJournal:
         return out
 
     async def append(self, key: SampleKey, turn: dict[str, Any]) -> None:
-        import asyncio
-
-        from ._samples import _append_lines
-
-        await asyncio.to_thread(_append_lines, self.path, [{"key": list(key), "turn": turn}])
+        await asyncio.to_thread(append_lines, self.path, [{"key": list(key), "turn": turn}])
         self.turns.setdefault(key, {})[turn["turn"]] = turn
 
 
@@ -98,11 +95,11 @@ def _seed(key: SampleKey, turn: int, attempt: int) -> int:
     return zlib.crc32(f"{'|'.join(key)}|{turn}|{attempt}".encode()) & 0x7FFFFFFF
 
 
-def _chat(turns: list[dict[str, Any]]) -> list[Any]:
-    """The target's own history: each Red-LM message and the target's raw reply to it."""
+def chat_messages(turns: list[dict[str, Any]]) -> list[Any]:
+    """The target's own history (and the inspect log's messages): each Red-LM message and the target's raw reply to it."""
     messages: list[Any] = []
     for turn in turns:
-        messages += [ChatMessageUser(content=turn["attacker"]), ChatMessageAssistant(content=turn["reply_raw"])]
+        messages += [ChatMessageUser(content=turn["attacker"], source="input"), ChatMessageAssistant(content=turn["reply_raw"], source="generate")]
     return messages
 
 
@@ -128,13 +125,13 @@ async def _attacker_message(attacker: Target, prompt: str, key: SampleKey, turn:
     raise TurnFailed(f"generation error: the attacker gave an empty message {ATTACKER_TRIES} times at turn {turn}")
 
 
-async def _target_reply(target: Target, history: list[Any], message: str, turn: int) -> tuple[str, str | None, Any]:
+async def _target_reply(target: Target, history: list[Any], message: str, turn: int) -> tuple[str, str | None]:
     try:
         output = await target.model.generate(history + [ChatMessageUser(content=message)], config=target.config)
     except Exception as ex:
         raise TurnFailed(redact(f"generation error: target at turn {turn}: {_reason(ex)}")) from None
     stop = output.stop_reason if output.choices else None
-    return output.completion, stop, output.usage
+    return output.completion, stop
 
 
 def _turn_entry(number: int, message: str, judged: dict[str, Any], backtracked: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,14 +144,13 @@ def _turn_entry(number: int, message: str, judged: dict[str, Any], backtracked: 
 
 
 async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str, settings: AttackSettings, target: Target,
-                           attacker: Target | None, judging: SampleJudging, journal: TurnJournal) -> tuple[list[dict[str, Any]], str | None, Any]:
-    """(turns, error, last usage): every finished turn, including those of an earlier run, and why it stopped early."""
+                           attacker: Target | None, judging: SampleJudging, journal: TurnJournal) -> tuple[list[dict[str, Any]], str | None]:
+    """(turns, error): every finished turn, including those of an earlier run, and why it stopped early."""
     turns = journal.finished(key)
     meta = plan.meta(dataset, settings.attack)
     planned = len(plan.script) if plan.script is not None else settings.turns
-    usage = None
     if any(t["verdict"] == "harmful" for t in turns):
-        return turns, None, usage
+        return turns, None
     for number in range(len(turns) + 1, planned + 1):
         slots = {"question": plan.question, "topic": plan.topic, "subtopic": plan.subtopic, "turn": number, "turns": planned}
         backtracked: list[dict[str, Any]] = []
@@ -166,7 +162,7 @@ async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str,
                 prompt = fill(settings.prompts["redlm_turn"], history=history_text(_red_view(turns)), **slots)
                 message = await _attacker_message(attacker, prompt, key, number, 0)
             while True:
-                raw, stop, usage = await _target_reply(target, _chat(turns), message, number)
+                raw, stop = await _target_reply(target, chat_messages(turns), message, number)
                 judged = await judging.record(meta, plan.id, message, raw, stop, None)
                 if is_retryable(judged):
                     raise TurnFailed(f"{judged['error']} (turn {number})")
@@ -179,13 +175,13 @@ async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str,
                               reply=judged["response"], **slots)
                 message = await _attacker_message(attacker, prompt, key, number, ATTACKER_TRIES * len(backtracked))
         except TurnFailed as ex:
-            return turns, str(ex), usage
+            return turns, str(ex)
         entry = _turn_entry(number, message, judged, backtracked)
         await journal.append(key, entry)
         turns.append(entry)
         if entry["verdict"] == "harmful":
             break
-    return turns, None, usage
+    return turns, None
 
 
 def conversation_record(plan: ConversationPlan, model_label: str, dataset: str, settings: AttackSettings, judging: SampleJudging,

@@ -10,6 +10,7 @@ samples.jsonl (one line per conversation, with every turn), summary.json / summa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,14 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from inspect_ai.dataset import Sample
-from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConfig
+from inspect_ai.model import GenerateConfig
 
 from .._progress import Progress
+from .._secrets import redact
 from ..errors import RedInstructError, RunInterrupted
 from ..models import LeanModel, ModelSpec, build_judge_model, check_reachable, lean_endpoint, resolve_model
 from ..models._lean_model import DEFAULT_MAX_CONNECTIONS
 from ..prompts._files import prompt_file
-from ._conversation import AttackSettings, Target, TurnJournal, conversation_record, run_conversation
+from ._conversation import AttackSettings, Target, TurnJournal, chat_messages, conversation_record, run_conversation
 from ._conversation_data import DEFAULT_BACKTRACKS, DEFAULT_REDLM_TURNS, ConversationPlan, load_attack_plans
 from ._judging import SampleJudging
 from ._lean import LogWriting
@@ -75,8 +77,6 @@ def attack_settings(config: Any) -> AttackSettings:
 
 def settings_manifest(settings: AttackSettings) -> dict[str, Any]:
     """What makes a conversation line mean what it means: a log folder keeps one value per attack."""
-    import hashlib
-
     out: dict[str, Any] = {"turns": settings.turns or None, "backtracks": settings.backtracks, "attacker_model": settings.attacker_label}
     if settings.prompts:
         out["attacker_prompts_sha256"] = hashlib.sha256("\x1f".join(settings.prompts[n] for n in ATTACKER_PROMPTS).encode()).hexdigest()[:16]
@@ -108,13 +108,6 @@ def check_attacker(settings: AttackSettings) -> ModelSpec | None:
 
 def _sample(plan: ConversationPlan, dataset: str, attack: str) -> Sample:
     return Sample(id=plan.id, input=plan.question, metadata=plan.meta(dataset, attack))
-
-
-def _messages(turns: list[dict[str, Any]]) -> list[Any]:
-    out: list[Any] = []
-    for turn in turns:
-        out += [ChatMessageUser(content=turn["attacker"], source="input"), ChatMessageAssistant(content=turn["reply_raw"], source="generate")]
-    return out
 
 
 def plan_tasks(spec: ModelSpec, config: Any, settings: AttackSettings, plans_by_dataset: dict[str, tuple[str, list[ConversationPlan]]],
@@ -149,13 +142,11 @@ async def _run_all(tasks: list[ConversationTask], spec: ModelSpec, attacker_spec
         key = (spec.display, task.dataset, settings.attack, plan.id)
         started = time.time()
         try:
-            turns, error, _ = await run_conversation(plan, key, task.dataset, settings, target, attacker, judging, journal)
+            turns, error = await run_conversation(plan, key, task.dataset, settings, target, attacker, judging, journal)
             record = conversation_record(plan, spec.display, task.dataset, settings, judging, turns, error)
             await writer.append(record)
-            done = FinishedSample(_sample(plan, task.dataset, settings.attack), record, None, started, time.time(), messages=_messages(turns))
+            done = FinishedSample(_sample(plan, task.dataset, settings.attack), record, None, started, time.time(), messages=chat_messages(turns))
         except Exception as ex:  # a crash inside a conversation is its own: no line, the run records it as unknown
-            from .._secrets import redact
-
             done = FinishedSample(_sample(plan, task.dataset, settings.attack), {}, None, started, time.time(), error=redact(f"{type(ex).__name__}: {ex}"))
         task.log.finished.append(done)
         if len(task.log.finished) == len(task.log.samples) and not task.log.log_written:

@@ -125,6 +125,21 @@ def _check_manifest(log_dir: Path, config: EvalConfig, attack: dict[str, Any] | 
     path.write_text(redact(json.dumps(manifest, indent=2)))
 
 
+def _open_run_folder(config: EvalConfig, echo: Callable[[str], None], retried_what: str,
+                     attack: dict[str, Any] | None = None) -> tuple[JudgeCalibration | None, Path, SampleStore]:
+    """(calibration, folder, samples) once every input is checked: the folder made, its settings checked, errors set to retry."""
+    calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
+    log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(log_dir, config, attack)
+    store = SampleStore(log_dir / "samples.jsonl")
+    if config.retry_errors:
+        retried = store.drop_errors()
+        if retried:
+            echo(f"retrying {retried} {retried_what}")
+    return calibration, log_dir, store
+
+
 def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBank], list[str]]:
     """Load every input before any generation, so bad input fails at once and cleanly."""
     check_render(config.render)
@@ -175,15 +190,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
     if config.attack != "templates":
         return _run_conversations(config, echo)
     specs, banks, template_names = _validate(config)
-    calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
-    log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(log_dir, config)
-    store = SampleStore(log_dir / "samples.jsonl")
-    if config.retry_errors:
-        retried = store.drop_errors()
-        if retried:
-            echo(f"retrying {retried} sample(s) that ended in an error last time")
+    calibration, log_dir, store = _open_run_folder(config, echo, "sample(s) that ended in an error last time")
     reused_before = len(store)
     judges_checked = False
     order = ([spec.display for spec in specs], [b.name for b in banks.values()], template_names)  # summary rows follow the request
@@ -359,15 +366,8 @@ def _run_conversations(config: EvalConfig, echo: Callable[[str], None]) -> EvalR
     plans = conversation_plans(config, settings, echo)
     specs = _validate_models(config)
     attacker_spec = check_attacker(settings)  # before the run folder exists: an unreachable attacker leaves nothing behind
-    calibration = load_calibration(config.judge_calibration) if config.judge_calibration else None
-    log_dir = Path(config.log_dir) if config.log_dir else default_log_dir()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(log_dir, config, settings_manifest(settings))
-    store = SampleStore(log_dir / "samples.jsonl")
-    if config.retry_errors:
-        retried = store.drop_errors()
-        if retried:
-            echo(f"retrying {retried} conversation(s) that ended in an error last time, from the turn that failed")
+    calibration, log_dir, store = _open_run_folder(config, echo, "conversation(s) that ended in an error last time, from the turn that failed",
+                                                   settings_manifest(settings))
     journal = TurnJournal(log_dir / "turns.jsonl")
     reused_before = len(store)
     order = ([spec.display for spec in specs], [name for name, _ in plans.values()], [settings.attack])

@@ -70,7 +70,7 @@ def listening(path: str | Path, callback: Callable[[dict[str, Any]], None]) -> I
 
 def append_record(path: str | Path, record: dict[str, Any]) -> None:
     """Append one sample line durably."""
-    _append_lines(Path(path), [record])
+    append_lines(Path(path), [record])
     listener = _LISTENERS.get(str(Path(path).resolve())) if _LISTENERS else None
     if listener is not None:
         listener(record)
@@ -162,7 +162,7 @@ class GroupCommitWriter:
             while self._waiting:
                 group, self._waiting = self._waiting, []
                 try:
-                    await asyncio.to_thread(_append_lines, self.store.path, [record for record, _ in group])
+                    await asyncio.to_thread(append_lines, self.store.path, [record for record, _ in group])
                 except Exception as ex:  # a full disk: every sample of the group fails, none is reported done
                     for _, future in group:
                         if not future.done():
@@ -179,7 +179,7 @@ class GroupCommitWriter:
             self._writing = False
 
 
-def _append_lines(path: Path, records: list[dict[str, Any]]) -> None:
+def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     with open(path, "a", encoding="utf-8") as f:
         f.write(text)
