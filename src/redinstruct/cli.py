@@ -195,15 +195,16 @@ def _print_conversations(runs: list[dict[str, Any]]) -> None:
         return
     most = max(r["conversation"]["turns"] for r in conversations)
     table = Table(title="Conversations: ASR by turn (cumulative, 95% Wilson CI) and refusals per turn", expand=False)
-    for column in ("model", "dataset", "attack", "", *(f"turn {t}" for t in range(1, most + 1)), "first successful turn", "backtracks"):
+    for column in ("model", "dataset", "attack", "", *(f"turn {t}" for t in range(1, most + 1)), "first successful turn", "backtracks", "echoed turns"):
         table.add_column(column, no_wrap=column.startswith("turn"))
     for run in conversations:
         c = run["conversation"]
         asr = [format_turn_cell(p) for p in c["asr_by_turn"]] + [""] * (most - len(c["asr_by_turn"]))
         refused = [("" if s["refusal_rate"] is None else f"{100 * s['refusal_rate']:.0f}% ({s['full_refusal'] + s['partial_refusal']}/{s['n'] - s['unknown']})")
                    for s in c["refusals_by_turn"]] + [""] * (most - len(c["refusals_by_turn"]))
-        table.add_row(run["model"], run["dataset"], run["template"], "ASR", *asr, first_success_text(c), str(c["backtracks"]))
-        table.add_row("", "", "", "refused", *refused, "", "")
+        table.add_row(run["model"], run["dataset"], run["template"], "ASR", *asr, first_success_text(c), str(c["backtracks"]),
+                      str(c.get("echoed_turns", 0)))
+        table.add_row("", "", "", "refused", *refused, "", "", "")
     console.print(table)
 
 
