@@ -182,7 +182,8 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
     for judge in sorted({str(r.get("judge")) for r in runs}):
         console.print(f"Judge {quality_line(judge)}", highlight=False, soft_wrap=True)
     if any(r.get("echo") for r in runs):
-        console.print("echo: replies that copied the template's own text instead of answering; recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
+        copied = "the template's own text (in a conversation, the attacker's turn)" if any(r.get("conversation") for r in runs) else "the template's own text"
+        console.print(f"echo: replies that copied {copied} instead of answering; recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
     _print_conversations(runs)
 
 
