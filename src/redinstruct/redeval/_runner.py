@@ -140,13 +140,18 @@ def _open_run_folder(config: EvalConfig, echo: Callable[[str], None], retried_wh
     return calibration, log_dir, store
 
 
+def _check_counts(config: EvalConfig, templates: str | None = None) -> None:
+    """At least one model and dataset (and template, when `templates` names the option), and a positive --limit."""
+    if not config.models or not config.datasets or (templates and not config.templates):
+        raise RedInstructError(f"need at least one --model, --dataset and {templates}" if templates else "need at least one --model and --dataset")
+    if config.limit is not None and config.limit < 1:
+        raise RedInstructError("--limit must be at least 1")
+
+
 def _validate(config: EvalConfig) -> tuple[list[ModelSpec], dict[str, QuestionBank], list[str]]:
     """Load every input before any generation, so bad input fails at once and cleanly."""
     check_render(config.render)
-    if not config.models or not config.datasets or not config.templates:
-        raise RedInstructError("need at least one --model, --dataset and --template")
-    if config.limit is not None and config.limit < 1:
-        raise RedInstructError("--limit must be at least 1")
+    _check_counts(config, "--template")
     banks = {d: load_questions(d, drop_duplicates=config.drop_duplicates) for d in config.datasets}
     template_names = [load_template(t).name for t in config.templates]
     return _validate_models(config), banks, template_names
@@ -358,10 +363,7 @@ def _run_conversations(config: EvalConfig, echo: Callable[[str], None]) -> EvalR
     from ._conversation_run import (attack_settings, check_attacker, conversation_plans, interrupted_error, plan_tasks,
                                     run_model_conversations, settings_manifest)
 
-    if not config.models or not config.datasets:
-        raise RedInstructError("need at least one --model and --dataset")
-    if config.limit is not None and config.limit < 1:
-        raise RedInstructError("--limit must be at least 1")
+    _check_counts(config)
     settings = attack_settings(config)
     plans = conversation_plans(config, settings, echo)
     specs = _validate_models(config)
