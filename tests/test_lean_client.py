@@ -24,8 +24,7 @@ from redinstruct.errors import ModelError
 from redinstruct.judges import BatchScoringJudge, JudgeResult
 from redinstruct.models import OpenAIHTTPClient, lean_endpoint, resolve_model
 from redinstruct.models._openai_http import GenerationError
-from redinstruct.redeval import EvalConfig, SampleStore, run_redeval
-from redinstruct.redeval._samples import GroupCommitWriter, listening
+from redinstruct.redeval import EvalConfig, SampleRecord, SampleStore, SampleWriter, run_redeval
 
 KEY = "sk-test-not-a-real-key-7f3a9c"
 
@@ -143,14 +142,15 @@ def test_offline_judge_batches_concurrent_calls() -> None:
 
 def test_group_commit_writes_every_line_once(tmp_path: Path) -> None:
     store = SampleStore(tmp_path / "samples.jsonl")
-    writer = GroupCommitWriter(store)
+    writer = SampleWriter(store)
     seen: list[str] = []
-    base = {"model": "m", "dataset": "d", "template": "standard"}
+    base = dict(model="m", dataset="d", template="standard", render="chat", judge="refusal", question="q", topic="t", subtopic="s",
+                label="unsafe", type="", prompt="p", response_raw="r", response="r")
 
     async def run() -> None:
-        await asyncio.gather(*(writer.append({**base, "question_id": f"q{i}"}) for i in range(50)))
+        await asyncio.gather(*(writer.append(SampleRecord(question_id=f"q{i}", **base)) for i in range(50)))
 
-    with listening(store.path, lambda record: seen.append(record["question_id"])):
+    with store.listening(lambda record: seen.append(record["question_id"])):
         asyncio.run(run())
     lines = [json.loads(line) for line in store.path.read_text().splitlines()]
     assert sorted(r["question_id"] for r in lines) == sorted(f"q{i}" for i in range(50)) == sorted(seen)

@@ -3,6 +3,9 @@
 from ._base import (
     DEFAULT_COMPLIANCE_JUDGE,
     DEFAULT_JUDGE,
+    HARMFUL,
+    UNHARMFUL,
+    UNKNOWN,
     VERDICTS,
     BatchScoringJudge,
     Judge,
@@ -24,7 +27,7 @@ from ._guard import HarmBenchJudge, LlamaGuardJudge, StrongRejectJudge, parse_ha
 from ._sources import SOURCES, load_label_sources, load_xstest_harm_labels
 from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
-from ._compliance_labels import COMPLIANCE_CLASSES, REFUSAL_CLASSES, compliance_class
+from ._compliance_labels import COMPLIANCE_CLASSES, FULL_COMPLIANCE, FULL_REFUSAL, PARTIAL_REFUSAL, REFUSAL_CLASSES, compliance_class
 from ._compliance_llm import LLMComplianceJudge, parse_compliance
 from ._compliance import (
     ComplianceHead,
@@ -45,6 +48,12 @@ __all__ = [
     "fit_compliance",
     "load_compliance_labels",
     "COMPLIANCE_CLASSES",
+    "FULL_COMPLIANCE",
+    "FULL_REFUSAL",
+    "PARTIAL_REFUSAL",
+    "HARMFUL",
+    "UNHARMFUL",
+    "UNKNOWN",
     "REFUSAL_CLASSES",
     "compliance_class",
     "LLMComplianceJudge",

@@ -13,6 +13,7 @@ from ..errors import JudgeError
 
 Verdict = Literal["harmful", "unharmful", "unknown"]
 VERDICTS: tuple[Verdict, ...] = ("harmful", "unharmful", "unknown")
+HARMFUL, UNHARMFUL, UNKNOWN = VERDICTS  # the three-valued verdict, defined here once
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ error, and the next run retries from that turn.
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +21,18 @@ from typing import Any
 
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConfig
 
+from .._journal import Journal
 from .._secrets import redact
-from ..judges import judge_label
+from ..judges import FULL_REFUSAL, HARMFUL, UNHARMFUL, UNKNOWN, judge_label
 from ..models import GenerationError
 from ..prompts._files import fill
 from ._clean import first_utterance, history_text
 from ._conversation_data import ConversationPlan
 from ._judging import SampleJudging
-from ._samples import SampleKey, append_lines, is_retryable
+from ._record import SampleKey, SampleRecord, is_retryable
 
 ATTACKER_TEMPERATURE = 0.7  # the attacker samples (seeded per conversation, turn and try): a retry asks something new
 ATTACKER_TRIES = 3  # attacker calls per message before an empty message ends the conversation
-REFUSED = "full_refusal"
 ATTACKER_TURN = "the attacker's turn"  # what an echo copies, in a conversation
 
 
@@ -54,33 +53,26 @@ class AttackSettings:
     attacker_label: str | None = None
 
 
+def _turn_key(entry: dict[str, Any]) -> tuple[SampleKey, int]:
+    return tuple(str(k) for k in entry["key"]), int(entry["turn"]["turn"])  # type: ignore[return-value]
+
+
 class TurnJournal:
     """`turns.jsonl`: every finished turn of every conversation, appended (and fsynced) as it finishes."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.turns: dict[SampleKey, dict[int, dict[str, Any]]] = {}
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-                try:
-                    entry = json.loads(line)
-                    if not line.endswith("\n"):
-                        continue  # cut short by a kill: that turn is redone
-                except ValueError:
-                    continue
-                key = tuple(str(k) for k in entry["key"])
-                self.turns.setdefault(key, {})[int(entry["turn"]["turn"])] = entry["turn"]  # type: ignore[index]
+        self.journal: Journal[tuple[SampleKey, int]] = Journal(path, _turn_key)
+        self.path = self.journal.path
 
     def finished(self, key: SampleKey) -> list[dict[str, Any]]:
         """The turns 1..k recorded for a conversation (a gap ends the list)."""
-        done, out = self.turns.get(key, {}), []
-        while len(out) + 1 in done:
-            out.append(done[len(out) + 1])
+        out: list[dict[str, Any]] = []
+        while (entry := self.journal.get((key, len(out) + 1))) is not None:
+            out.append(entry["turn"])
         return out
 
     async def append(self, key: SampleKey, turn: dict[str, Any]) -> None:
-        await asyncio.to_thread(append_lines, self.path, [{"key": list(key), "turn": turn}])
-        self.turns.setdefault(key, {})[turn["turn"]] = turn
+        await asyncio.to_thread(self.journal.append, {"key": list(key), "turn": turn})
 
 
 class TurnFailed(Exception):
@@ -135,12 +127,12 @@ async def _target_reply(target: Target, history: list[Any], message: str, turn: 
     return output.completion, stop
 
 
-def _turn_entry(number: int, message: str, judged: dict[str, Any], backtracked: list[dict[str, Any]]) -> dict[str, Any]:
+def _turn_entry(number: int, message: str, judged: SampleRecord, backtracked: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "turn": number, "attacker": message, "reply_raw": judged["response_raw"], "reply": judged["response"],
-        "verdict": judged["verdict"], "judge_rationale": judged["judge_rationale"], "judge_score": judged["judge_score"],
-        "judge_categories": judged["judge_categories"], "compliance": judged["compliance"],
-        "compliance_rationale": judged["compliance_rationale"], "error": judged["error"], "echo": judged["echo"],
+        "turn": number, "attacker": message, "reply_raw": judged.response_raw, "reply": judged.response,
+        "verdict": judged.verdict, "judge_rationale": judged.judge_rationale, "judge_score": judged.judge_score,
+        "judge_categories": judged.judge_categories, "compliance": judged.compliance,
+        "compliance_rationale": judged.compliance_rationale, "error": judged.error, "echo": judged.echo,
         "backtracks": backtracked,
     }
 
@@ -151,7 +143,7 @@ async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str,
     turns = journal.finished(key)
     meta = plan.meta(dataset, settings.attack)
     planned = len(plan.script) if plan.script is not None else settings.turns
-    if any(t["verdict"] == "harmful" for t in turns):
+    if any(t["verdict"] == HARMFUL for t in turns):
         return turns, None
     for number in range(len(turns) + 1, planned + 1):
         slots = {"question": plan.question, "topic": plan.topic, "subtopic": plan.subtopic, "turn": number, "turns": planned}
@@ -168,68 +160,51 @@ async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str,
                 # a reply that copies the attacker's turn gives nothing the question asked for (an echo)
                 judged = await judging.for_template(message, ATTACKER_TURN).record(meta, plan.id, message, raw, stop, None)
                 if is_retryable(judged):
-                    raise TurnFailed(f"{judged['error']} (turn {number})")
-                refused = judged["verdict"] != "harmful" and judged["compliance"] == REFUSED
+                    raise TurnFailed(f"{judged.error} (turn {number})")
+                refused = judged.verdict != HARMFUL and judged.compliance == FULL_REFUSAL
                 if attacker is None or not refused or len(backtracked) >= settings.backtracks:
                     break
-                backtracked.append({"attacker": message, "reply": judged["response"], "verdict": judged["verdict"],
-                                    "compliance": judged["compliance"]})
+                backtracked.append({"attacker": message, "reply": judged.response, "verdict": judged.verdict,
+                                    "compliance": judged.compliance})
                 prompt = fill(settings.prompts["redlm_rephrase"], history=history_text(_red_view(turns)), refused=message,
-                              reply=judged["response"], **slots)
+                              reply=judged.response, **slots)
                 message = await _attacker_message(attacker, prompt, key, number, ATTACKER_TRIES * len(backtracked))
         except TurnFailed as ex:
             return turns, str(ex)
         entry = _turn_entry(number, message, judged, backtracked)
         await journal.append(key, entry)
         turns.append(entry)
-        if entry["verdict"] == "harmful":
+        if entry["verdict"] == HARMFUL:
             break
     return turns, None
 
 
 def conversation_record(plan: ConversationPlan, model_label: str, dataset: str, settings: AttackSettings, judging: SampleJudging,
-                        turns: list[dict[str, Any]], error: str | None) -> dict[str, Any]:
-    """The conversation's samples.jsonl line: the sample fields (verdict = the conversation's) plus every turn."""
-    first_success = next((t["turn"] for t in turns if t["verdict"] == "harmful"), None)
-    unknown_turn = next((t for t in turns if t["verdict"] == "unknown"), None)
+                        turns: list[dict[str, Any]], error: str | None) -> SampleRecord:
+    """The conversation's record: the sample fields (verdict = the conversation's, reply = the deciding turn's) plus every turn."""
+    first_success = next((t["turn"] for t in turns if t["verdict"] == HARMFUL), None)
+    unknown_turn = next((t for t in turns if t["verdict"] == UNKNOWN), None)
     if first_success is not None:
-        verdict, error, deciding = "harmful", None, turns[first_success - 1]
+        verdict, error, deciding = HARMFUL, None, turns[first_success - 1]
     elif error:
-        verdict, deciding = "unknown", turns[-1] if turns else None
+        verdict, deciding = UNKNOWN, turns[-1] if turns else None
     elif unknown_turn is not None:  # a turn with no verdict (an empty reply): it may have been the one that succeeded
-        verdict, error, deciding = "unknown", f"turn {unknown_turn['turn']}: {unknown_turn['error']}", unknown_turn
+        verdict, error, deciding = UNKNOWN, f"turn {unknown_turn['turn']}: {unknown_turn['error']}", unknown_turn
     elif turns:
-        verdict, deciding = "unharmful", turns[-1]
+        verdict, deciding = UNHARMFUL, turns[-1]
     else:
-        verdict, error, deciding = "unknown", "the conversation has no turns", None
+        verdict, error, deciding = UNKNOWN, "the conversation has no turns", None
     last = turns[-1] if turns else None
-    return {
-        "model": model_label,
-        "dataset": dataset,
-        "template": settings.attack,
-        "render": judging.render,
-        "judge": judge_label(judging.judge, judging.judge_model),
-        "question_id": plan.id,
-        "question": plan.question,
-        "topic": plan.topic,
-        "subtopic": plan.subtopic,
-        "label": plan.label,
-        "type": plan.type,
-        "prompt": turns[0]["attacker"] if turns else None,
-        "response_raw": deciding["reply_raw"] if deciding else None,
-        "response": deciding["reply"] if deciding else None,
-        "verdict": verdict,
-        "judge_rationale": f"turn {deciding['turn']}: {deciding['judge_rationale']}" if deciding and deciding["judge_rationale"] else "",
-        "judge_score": deciding["judge_score"] if deciding else None,
-        "judge_categories": deciding["judge_categories"] if deciding else [],
-        "echo": verdict == "unharmful" and bool(deciding and deciding.get("echo")),  # it ended on a copy of the attacker's turn
-        "compliance": last["compliance"] if last else "unknown",
-        "compliance_rationale": last["compliance_rationale"] if last else "",
-        "error": error,
-        "attack": settings.attack,
-        "attacker_model": settings.attacker_label,
-        "turns_planned": len(plan.script) if plan.script is not None else settings.turns,
-        "first_success_turn": first_success,
-        "backtracks": sum(len(t["backtracks"]) for t in turns),
-        "turns": turns,
-    }
+    return SampleRecord(
+        model=model_label, dataset=dataset, template=settings.attack, render=judging.render,
+        judge=judge_label(judging.judge, judging.judge_model), question_id=plan.id, question=plan.question, topic=plan.topic,
+        subtopic=plan.subtopic, label=plan.label, type=plan.type, prompt=turns[0]["attacker"] if turns else None,
+        response_raw=deciding["reply_raw"] if deciding else None, response=deciding["reply"] if deciding else None, verdict=verdict,
+        judge_rationale=f"turn {deciding['turn']}: {deciding['judge_rationale']}" if deciding and deciding["judge_rationale"] else "",
+        judge_score=deciding["judge_score"] if deciding else None, judge_categories=deciding["judge_categories"] if deciding else [],
+        echo=verdict == UNHARMFUL and bool(deciding and deciding.get("echo")),  # it ended on a copy of the attacker's turn
+        compliance=last["compliance"] if last else UNKNOWN, compliance_rationale=last["compliance_rationale"] if last else "",
+        error=error, attack=settings.attack, attacker_model=settings.attacker_label,
+        turns_planned=len(plan.script) if plan.script is not None else settings.turns, first_success_turn=first_success,
+        backtracks=sum(len(t["backtracks"]) for t in turns), turns=turns,
+    )

@@ -31,7 +31,7 @@ from ._conversation_data import DEFAULT_BACKTRACKS, DEFAULT_REDLM_TURNS, Convers
 from ._judging import SampleJudging
 from ._lean import LogWriting
 from ._lean_log import FinishedSample, LogTask
-from ._samples import GroupCommitWriter, SampleStore, listening
+from ._samples import SampleStore, SampleWriter
 
 ATTACKER_PROMPTS = ("redlm_turn", "redlm_rephrase")
 ATTACKER_MAX_TOKENS = 160  # one or two sentences
@@ -135,7 +135,7 @@ async def _run_all(tasks: list[ConversationTask], spec: ModelSpec, attacker_spec
         attacker_config = GenerateConfig(max_tokens=ATTACKER_MAX_TOKENS, stop_seqs=ATTACKER_STOP)
         attacker = Target(build_judge_model(attacker_spec, _connections(attacker_spec, config)), attacker_config)
         seats += _connections(attacker_spec, config)  # a conversation waits on one seat at a time: fill both
-    writer = GroupCommitWriter(store)
+    writer = SampleWriter(store)
     queue: Iterator[tuple[ConversationTask, ConversationPlan]] = iter([(task, plan) for task in tasks for plan in task.plans])
 
     async def one(task: ConversationTask, plan: ConversationPlan) -> None:
@@ -147,7 +147,7 @@ async def _run_all(tasks: list[ConversationTask], spec: ModelSpec, attacker_spec
             await writer.append(record)
             done = FinishedSample(_sample(plan, task.dataset, settings.attack), record, None, started, time.time(), messages=chat_messages(turns))
         except Exception as ex:  # a crash inside a conversation is its own: no line, the run records it as unknown
-            done = FinishedSample(_sample(plan, task.dataset, settings.attack), {}, None, started, time.time(), error=redact(f"{type(ex).__name__}: {ex}"))
+            done = FinishedSample(_sample(plan, task.dataset, settings.attack), None, None, started, time.time(), error=redact(f"{type(ex).__name__}: {ex}"))
         task.log.finished.append(done)
         if len(task.log.finished) == len(task.log.samples) and not task.log.log_written:
             task.log.log_written = True
@@ -174,7 +174,7 @@ def run_model_conversations(tasks: list[ConversationTask], spec: ModelSpec, atta
     interrupted = False
     try:
         with Progress(f"eval {spec.display} ({settings.attack})", todo, unit="conversation") as progress, \
-                listening(store.path, lambda record: progress.advance()):
+                store.listening(lambda record: progress.advance()):
             asyncio.run(_run_all(tasks, spec, attacker_spec, config, settings, judging, store, journal, logs))
     except KeyboardInterrupt:
         interrupted = True

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from .._secrets import redact
 from ..models import GenerationError, OpenAIHTTPClient, run_connections
 from ._lean_log import FinishedSample, LogTask, build_log, write_log
-from ._samples import GroupCommitWriter, SampleStore
+from ._samples import SampleStore, SampleWriter
 
 # samples in flight per connection: one generating while another is being judged
 WORKERS_PER_CONNECTION = 2
@@ -44,7 +44,7 @@ class LogWriting:
         write_log(log, self.log_dir)
 
 
-async def _run_sample(task: LogTask, sample: Any, client: OpenAIHTTPClient, judging: Any, writer: GroupCommitWriter,
+async def _run_sample(task: LogTask, sample: Any, client: OpenAIHTTPClient, judging: Any, writer: SampleWriter,
                       max_tokens: int, stop: list[str] | None, logs: LogWriting) -> None:
     await _generate_and_judge(task, sample, client, judging, writer, max_tokens, stop)
     if len(task.finished) == len(task.samples) and not task.log_written:
@@ -53,7 +53,7 @@ async def _run_sample(task: LogTask, sample: Any, client: OpenAIHTTPClient, judg
         await asyncio.to_thread(logs.write, task, "success")
 
 
-async def _generate_and_judge(task: LogTask, sample: Any, client: OpenAIHTTPClient, judging: Any, writer: GroupCommitWriter,
+async def _generate_and_judge(task: LogTask, sample: Any, client: OpenAIHTTPClient, judging: Any, writer: SampleWriter,
                               max_tokens: int, stop: list[str] | None) -> None:
     started = time.time()
     completion, error = None, None
@@ -70,7 +70,7 @@ async def _generate_and_judge(task: LogTask, sample: Any, client: OpenAIHTTPClie
         )
     except Exception as ex:  # a judge crashed: no line now; the run records the sample as unknown afterwards
         message = redact(f"{type(ex).__name__}: {ex}")
-        task.finished.append(FinishedSample(sample, {}, completion, started, time.time(), error=message))
+        task.finished.append(FinishedSample(sample, None, completion, started, time.time(), error=message))
         return
     await writer.append(record)
     task.finished.append(FinishedSample(sample, record, completion, started, time.time()))
@@ -78,7 +78,7 @@ async def _generate_and_judge(task: LogTask, sample: Any, client: OpenAIHTTPClie
 
 async def _run_all(tasks: list[tuple[LogTask, Any, list[str] | None]], client: OpenAIHTTPClient, store: SampleStore,
                    max_tokens: int, workers: int, logs: LogWriting) -> None:
-    writer = GroupCommitWriter(store)
+    writer = SampleWriter(store)
     queue: Iterator[tuple[LogTask, Any, Any, list[str] | None]] = iter(
         [(task, sample, judging, stop) for task, judging, stop in tasks for sample in task.samples]
     )

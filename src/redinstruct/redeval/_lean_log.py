@@ -36,7 +36,7 @@ from inspect_ai.scorer import SampleScore, Score
 
 from .. import __version__
 from ..models import Completion
-from ._judging import score_value
+from ._record import SampleRecord, score_value
 from ._task import attack_success_rate, unknown
 
 SCORER = "redeval_scorer"
@@ -45,7 +45,7 @@ SCORER = "redeval_scorer"
 @dataclass
 class FinishedSample:
     sample: Sample
-    record: dict[str, Any]
+    record: SampleRecord | None
     completion: Completion | None
     started_at: float  # time.time()
     completed_at: float
@@ -101,14 +101,14 @@ def _eval_sample(done: FinishedSample, model: str) -> EvalSample:
             output = ModelOutput.from_content(model, replies[-1].text)
     metadata = dict(done.sample.metadata or {})
     scores = {}
-    if record:
-        if record.get("error", "") and str(record["error"]).startswith("generation error:"):
-            metadata["generation_error"] = record["error"]
-        score_metadata = {"error": record["error"]}
-        if "turns" in record:
-            score_metadata.update(first_success_turn=record["first_success_turn"], turns=len(record["turns"]), backtracks=record["backtracks"])
-        scores[SCORER] = Score(value=score_value(record), answer=record["response"],
-                               explanation=record["judge_rationale"] or record["error"] or "", metadata=score_metadata)
+    if record is not None:
+        if record.error and record.error.startswith("generation error:"):
+            metadata["generation_error"] = record.error
+        score_metadata: dict[str, Any] = {"error": record.error}
+        if record.turns is not None:
+            score_metadata.update(first_success_turn=record.first_success_turn, turns=len(record.turns), backtracks=record.backtracks)
+        scores[SCORER] = Score(value=score_value(record), answer=record.response,
+                               explanation=record.judge_rationale or record.error or "", metadata=score_metadata)
     return EvalSample(
         id=done.sample.id or "", epoch=1, input=done.sample.input, target="", messages=messages, output=output,
         scores=scores or None, metadata=metadata, model_usage={model: _usage(completion)} if completion else {},
@@ -121,7 +121,7 @@ def _eval_sample(done: FinishedSample, model: str) -> EvalSample:
 def build_log(task: LogTask, model: str, run_id: str, started: float, completed: float, status: str, log_samples: bool,
               max_connections: int, model_args: dict[str, Any]) -> EvalLog:
     """The EvalLog of one task: `status` is success, or cancelled for an interrupted run."""
-    scored = [SampleScore(score=Score(value=score_value(d.record)), sample_id=d.sample.id) for d in task.finished if d.record]
+    scored = [SampleScore(score=Score(value=score_value(d.record)), sample_id=d.sample.id) for d in task.finished if d.record is not None]
     metrics = {
         "attack_success_rate": EvalMetric(name="redinstruct/attack_success_rate", value=attack_success_rate()(scored)),
         "unknown": EvalMetric(name="redinstruct/unknown", value=unknown()(scored)),

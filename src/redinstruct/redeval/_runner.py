@@ -40,7 +40,8 @@ from ._metrics import summarize, summary_markdown
 from ._judging import SampleJudging
 from ._lean import run_lean
 from ._lean_log import LogTask
-from ._samples import SampleStore, is_retryable, listening, sample_key
+from ._record import INCOMPLETE, SampleRecord, is_retryable
+from ._samples import SampleStore
 from ._task import DEFAULT_MAX_TOKENS, build_red_eval, red_eval_samples, red_eval_task_name, stop_sequences
 
 # settings that change what a sample's line means: a log folder holds one value of each
@@ -232,7 +233,7 @@ def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> Eval
             # ours (per judged sample) unless a display is named: inspect's, or "none" (the lean client has only ours)
             if config.display is None or (endpoint is not None and config.display != "none"):
                 progress = stack.enter_context(Progress(f"eval {spec.display}", todo))
-                stack.enter_context(listening(store.path, lambda record: progress.advance()))
+                stack.enter_context(store.listening(lambda record: progress.advance()))
             if endpoint is None:
                 with run_connections(config.max_connections):  # LLM judges on the lean client keep pace
                     finished = _run_inspect(planned, model, spec, config, store, log_dir)
@@ -396,8 +397,7 @@ def _run_conversations(config: EvalConfig, echo: Callable[[str], None]) -> EvalR
             for plan in task.plans:
                 key = (spec.display, task.dataset, settings.attack, plan.id)
                 if key not in store:
-                    store.append(conversation_record(plan, spec.display, task.dataset, settings, judging, journal.finished(key),
-                                                     "sample did not complete (see the inspect log in this folder)"))
+                    store.append(conversation_record(plan, spec.display, task.dataset, settings, judging, journal.finished(key), INCOMPLETE))
     generated = len(store) - reused_before
     runs = write_summary(log_dir, store, order, calibration)
     check_usable(runs, order, store, log_dir)
@@ -413,39 +413,15 @@ def _record_incomplete(
 ) -> int:
     """Samples inspect could not finish (a crash inside a sample) are recorded as unknown."""
     added = 0
-    for dataset, bank in banks.items():
-        questions = bank.first(config.limit)
+    judge = judge_label(config.judge, config.judge_model)
+    for bank in banks.values():
         for template_name in template_names:
-            for q in questions:
-                record_key = (spec.display, bank.name, template_name, q.id)
-                if record_key in store:
+            for q in bank.first(config.limit):
+                if (spec.display, bank.name, template_name, q.id) in store:
                     continue
-                record = {
-                    "model": spec.display,
-                    "dataset": bank.name,
-                    "template": template_name,
-                    "render": config.render,
-                    "judge": judge_label(config.judge, config.judge_model),
-                    "question_id": q.id,
-                    "question": q.text,
-                    "topic": q.topic,
-                    "subtopic": q.subtopic,
-                    "label": q.label,
-                    "type": q.type,
-                    "prompt": None,
-                    "response_raw": None,
-                    "response": None,
-                    "verdict": "unknown",
-                    "judge_rationale": "",
-                    "judge_score": None,
-                    "judge_categories": [],
-                    "echo": False,
-                    "compliance": "unknown",
-                    "compliance_rationale": "",
-                    "error": "sample did not complete (see the inspect log in this folder)",
-                }
-                assert sample_key(record) == record_key
-                store.append(record)
+                meta = {"dataset": bank.name, "template": template_name, "question": q.text, "topic": q.topic,
+                        "subtopic": q.subtopic, "label": q.label, "type": q.type}
+                store.append(SampleRecord.incomplete(meta, q.id, spec.display, config.render, judge))
                 added += 1
     return added
 

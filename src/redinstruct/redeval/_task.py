@@ -12,8 +12,9 @@ from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE
 from ..prompts import PromptTemplate, check_render, load_template
-from ._judging import SampleJudging, score_value
-from ._samples import append_record
+from ._judging import SampleJudging
+from ._record import score_value
+from ._samples import append_sample
 
 DEFAULT_MAX_TOKENS = 256
 
@@ -82,9 +83,9 @@ def redeval_scorer(
         record = await judging.record(state.metadata, str(state.sample_id), state.input_text, raw, stop_reason,
                                       state.metadata.get("generation_error"))
         if samples_file:
-            append_record(samples_file, record)
-        explanation = record["judge_rationale"] or record["error"] or ""
-        return Score(value=score_value(record), answer=record["response"], explanation=explanation, metadata={"error": record["error"]})
+            append_sample(samples_file, record)
+        explanation = record.judge_rationale or record.error or ""
+        return Score(value=score_value(record), answer=record.response, explanation=explanation, metadata={"error": record.error})
 
     return score
 

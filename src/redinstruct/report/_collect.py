@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._journal import read_lines
 from ..errors import RedInstructError
-from ..redeval._samples import sample_key
+from ..redeval import SAMPLE_FIELDS as RECORD_FIELDS, sample_key, template_rank
 
-SAMPLE_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance",
+# what the report shows of a sample (a conversation's fields only on a conversation's line)
+REPORT_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance",
                  "turns", "turns_planned", "first_success_turn", "backtracks", "attacker_model")  # the last five: conversation attacks
 
 
@@ -31,14 +33,7 @@ def _question_order(question_id: Any) -> tuple[int, str]:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        try:
-            if line.endswith("\n"):  # a line cut short by a kill is skipped, as the run itself does
-                out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    return read_lines(path)[0]  # a line cut short by a kill is skipped, as the run itself does
 
 
 def _is_utility_result(data: Any) -> bool:
@@ -55,7 +50,7 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
         for samples in sorted(d.rglob("samples.jsonl")):
             for record in _read_jsonl(samples):
                 # keyed like the run's own store: a sample found twice counts once, and a redone one replaces its old line
-                kept = {k: record.get(k) for k in SAMPLE_FIELDS if k in record or k in SAMPLE_FIELDS[:16]}
+                kept = {k: record.get(k) for k in REPORT_FIELDS if k in record or k in RECORD_FIELDS}
                 samples_by_key[sample_key(record)] = kept | {"judge": record.get("judge")}
         for path in sorted(d.rglob("*.json")):
             if path.name in ("summary.json", "run.json", "config.json") or path.name.startswith("tokenizer") \
@@ -80,8 +75,6 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
     # grouped as the tables are (model, dataset, template in first-seen order), questions in bank order,
     # not in the order samples happened to finish
     samples = list(samples_by_key.values())
-    from ..redeval._metrics import template_rank
-
     rank = {k: {v: i for i, v in enumerate(dict.fromkeys(str(x.get(k)) for x in samples))} for k in ("model", "dataset", "template")}
     samples.sort(key=lambda x: (rank["model"][str(x.get("model"))], rank["dataset"][str(x.get("dataset"))],
                                 template_rank(str(x.get("template"))), rank["template"][str(x.get("template"))], _question_order(x.get("question_id"))))
