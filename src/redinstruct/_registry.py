@@ -1,5 +1,5 @@
 """inspect_ai entry point: makes `inspect eval redinstruct/red_eval` resolve."""
 
-from .redeval._task import red_eval
+from .redeval import red_eval
 
 __all__ = ["red_eval"]

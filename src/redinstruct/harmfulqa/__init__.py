@@ -4,8 +4,15 @@ from ._parse import filter_questions, parse_conversation, parse_list, similarity
 from ._pipeline import GenerateSettings, generate_harmfulqa, load_prompt, write_outputs
 from ._stats import generation_stats
 from ._store import STAGES
+from ._distill import DistillSettings, distill
+from ._pipeline import stage_summary_lines
+from ._stats import dump
 
 __all__ = [
+    "DistillSettings",
+    "distill",
+    "stage_summary_lines",
+    "dump",
     "STAGES",
     "GenerateSettings",
     "filter_questions",

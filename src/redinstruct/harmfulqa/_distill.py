@@ -73,7 +73,7 @@ class LocalGenerator:
 
         from transformers.utils import logging as hf_logging
 
-        from ..safealign._align import base_model_path
+        from ..safealign import base_model_path
 
         hf_logging.disable_progress_bar()
         path = base_model_path(model)
@@ -93,7 +93,7 @@ class LocalGenerator:
     def generate(self, conversations: Sequence[list[dict[str, str]]]) -> list[str]:
         """Greedy replies through the generation engine: continuous batching, and the few-shot safety
         context (the prompts' shared prefix) computed once per admitted group."""
-        from ..models._engine import GenerationRequest, PrefixSharingGenerator
+        from ..models import GenerationRequest, PrefixSharingGenerator
 
         if self.engine is None:
             eos = self.tokenizer.eos_token_id
@@ -122,7 +122,7 @@ def distill(
 ) -> dict[str, int]:
     """Generate (resumably) and write `harmfulqa.json`, `pairs.jsonl` (contrastive preference pairs) and, with
     benign or borderline prompts, `general.json`."""
-    from ..judges._refusal import find_refusal
+    from ..judges import find_refusal
 
     if not harmful:
         raise RedInstructError("no harmful questions to distill from")

@@ -16,14 +16,13 @@ from inspect_ai.model import GenerateConfig
 
 from .._progress import Progress
 from .._secrets import redact
-from ..data import content_id
 from ..errors import RedInstructError, RunFailed
 from ..judges import find_refusal
-from ..prompts._files import fill, prompt_file
-from ..redeval._clean import clean_reply, first_utterance, history_text
+from ..prompts import fill, prompt_file
+from ..redeval import clean_reply, first_utterance, history_text
 from ._parse import clean_item, filter_questions, parse_conversation, parse_list
 from ._report import stage_reports, write_settings
-from ._store import STAGES, StageFile
+from ._store import STAGES, StageFile, accepted_questions, subtopic_list, topic_list
 from ._tries import (DEFAULT_RETRIES, EMPTY, GENERATION_ERROR, REFUSED, RETRY_TEMPERATURE, UNPARSEABLE, Attempt, Try,
                      UnitTries, is_finished, previous_attempts)
 
@@ -132,45 +131,6 @@ async def _run_units(units: list[tuple[str, Unit]], stage: StageFile, unit: str,
     with progress:
         await asyncio.gather(*(run(key, make) for key, make in todo))
     return len(todo)
-
-
-def topic_list(out: Path, settings: GenerateSettings | None = None) -> list[str]:
-    record = StageFile(out, "topics").get("topics")
-    return list(record["topics"]) if record and is_finished(record) else []
-
-
-def subtopic_list(out: Path, topics: list[str]) -> list[tuple[str, str]]:
-    stage = StageFile(out, "subtopics")
-    pairs = []
-    for topic in topics:
-        record = stage.get(topic)
-        if record and is_finished(record):
-            pairs.extend((topic, s) for s in record["subtopics"])
-    return pairs
-
-
-def accepted_questions(out: Path, pairs: list[tuple[str, str]], per_subtopic: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Filter the raw candidates in a fixed order (so reruns agree), dropping refusals and duplicates."""
-    stage = StageFile(out, "questions")
-    accepted: list[dict[str, Any]] = []
-    seen: list[str] = []
-    drops: dict[str, int] = {}
-    short: list[dict[str, Any]] = []
-    for topic, subtopic in pairs:
-        record = stage.get(f"{topic}/{subtopic}")
-        if record is None or not is_finished(record):
-            continue
-        result = filter_questions(record["candidates"], seen)
-        for reason, items in result.dropped.items():
-            drops[reason] = drops.get(reason, 0) + len(items)
-        kept = result.kept[:per_subtopic]
-        seen.extend(kept)
-        if len(kept) < per_subtopic:
-            short.append({"topic": topic, "subtopic": subtopic, "questions": len(kept), "wanted": per_subtopic})
-        accepted.extend(
-            {"id": content_id(q, topic, subtopic), "topic": topic, "subtopic": subtopic, "question": q} for q in kept
-        )
-    return accepted, {"drops": drops, "short_subtopics": short}
 
 
 def _turns_as_chat(turns: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -289,7 +249,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
 
         ran["topics"] = await _run_units([("topics", make_topics)], stage, "list", settings)
         check("topics")
-    topics = topic_list(out, settings)
+    topics = topic_list(out)
     echo(f"topics: {len(topics)}")
 
     # 2. subtopics

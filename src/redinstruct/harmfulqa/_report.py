@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ._store import StageFile
+from ._store import StageFile, accepted_questions, subtopic_list, topic_list
 from ._tries import EMPTY, GENERATION_ERROR, REFUSED, UNPARSEABLE, is_finished
 
 SETTINGS_FILE = "generation.json"
@@ -94,8 +94,6 @@ class StageReport:
 
 def stage_reports(out: Path, targets: Any | None = None) -> list[StageReport]:
     """One report per stage, over the units that belong to the current topics, subtopics and questions."""
-    from ._pipeline import accepted_questions, subtopic_list, topic_list
-
     goal = targets if isinstance(targets, Targets) or targets is None else targets_of(targets)
     goal = goal or read_targets(out)
     stages = {name: StageFile(out, name) for name in ("topics", "subtopics", "questions", "blue", "red")}

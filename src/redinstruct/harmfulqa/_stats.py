@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RedInstructError
-from ._pipeline import accepted_questions, subtopic_list, topic_list
+from ._store import accepted_questions, subtopic_list, topic_list
 from ._report import stage_reports
 from ._store import StageFile
 from ._tries import is_finished
@@ -18,7 +18,7 @@ def generation_stats(out_dir: str | Path) -> dict[str, Any]:
     out = Path(out_dir)
     if not (out / "topics.jsonl").is_file():
         raise RedInstructError(f"{out} is not a HARMFULQA generation folder (no topics.jsonl)")
-    topics = topic_list(out, None)  # type: ignore[arg-type]
+    topics = topic_list(out)
     pairs = subtopic_list(out, topics)
     per_subtopic = max((len(r.get("candidates") or []) for r in StageFile(out, "questions").records.values()), default=0)
     questions, question_info = accepted_questions(out, pairs, per_subtopic or 1_000_000)

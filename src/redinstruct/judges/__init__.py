@@ -20,11 +20,13 @@ from ._base import (
     judge_needs_model,
     register_judge,
 )
-from ._calibration import LabelledReply, calibrate, confusion_metrics, load_labels
+from ._calibration import LabelledReply, calibrate, confusion_metrics, file_sha256, load_labels
 from ._classifier import ClassifierHead, ClassifierJudge, fit_classifier
 from ._crossencoder import CrossEncoderJudge, CrossEncoderScorer, CrossEncoderSettings, fit_crossencoder
 from ._guard import HarmBenchJudge, LlamaGuardJudge, StrongRejectJudge, parse_harmbench, parse_llamaguard, parse_strongreject
-from ._sources import SOURCES, load_label_sources, load_xstest_harm_labels
+from ._sources import BENIGN, SOURCES, load_benign_answers, load_label_sources, load_xstest_harm_labels
+from ._quality import judge_quality, quality_line
+from ._disagreement import metrics_by_group, prediction_rows, write_predictions
 from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
 from ._compliance_labels import COMPLIANCE_CLASSES, FULL_COMPLIANCE, FULL_REFUSAL, PARTIAL_REFUSAL, REFUSAL_CLASSES, compliance_class
@@ -35,11 +37,23 @@ from ._compliance import (
     ComplianceLabel,
     calibrate_compliance,
     compliance_metrics,
+    compliance_quality_line,
+    is_compliance_labels,
     fit_compliance,
     load_compliance_labels,
 )
 
 __all__ = [
+    "BENIGN",
+    "compliance_quality_line",
+    "file_sha256",
+    "is_compliance_labels",
+    "judge_quality",
+    "load_benign_answers",
+    "metrics_by_group",
+    "prediction_rows",
+    "quality_line",
+    "write_predictions",
     "ComplianceHead",
     "ComplianceJudge",
     "ComplianceLabel",

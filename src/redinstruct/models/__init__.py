@@ -6,8 +6,13 @@ from ._lean_model import LeanModel, build_judge_model, lean_client, run_connecti
 from ._openai_http import Completion, Endpoint, GenerationError, OpenAIHTTPClient, lean_endpoint
 from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint, smollm2_gguf_path
 from ._resolve import RAW_CHAT_TEMPLATE, ModelSpec, resolve_model
+from ._engine import GenerationRequest, PrefixSharingGenerator
+from ._lean_model import DEFAULT_MAX_CONNECTIONS
 
 __all__ = [
+    "GenerationRequest",
+    "PrefixSharingGenerator",
+    "DEFAULT_MAX_CONNECTIONS",
     "Completion",
     "Endpoint",
     "GenerationError",

@@ -1,10 +1,12 @@
 """RED-EVAL: jailbreak prompts -> target model -> cleaned replies -> judge -> ASR."""
 
-from ._clean import clean_reply
-from ._metrics import asr_stats, summarize, summary_markdown, template_rank, wilson_interval
+from ._clean import clean_reply, first_utterance, history_text
+from ._metrics import (RUN_KEY, SMALL_SAMPLE, asr_stats, first_success_text, format_cell, format_refusal_cell, format_turn_cell, summarize,
+                       summary_markdown, table_columns, template_rank, wilson_interval)
 from ._record import SAMPLE_FIELDS, SampleKey, SampleRecord, is_retryable, sample_key
 from ._runner import EvalConfig, EvalResult, run_redeval
 from ._samples import SampleStore, SampleWriter, append_sample
+from ._summary import read_summary, summary_runs, write_summary
 from ._task import red_eval
 
 __all__ = [
@@ -19,8 +21,20 @@ __all__ = [
     "is_retryable",
     "sample_key",
     "template_rank",
+    "RUN_KEY",
+    "SMALL_SAMPLE",
+    "first_success_text",
+    "format_cell",
+    "format_refusal_cell",
+    "format_turn_cell",
+    "read_summary",
+    "summary_runs",
+    "table_columns",
+    "write_summary",
     "asr_stats",
     "clean_reply",
+    "first_utterance",
+    "history_text",
     "red_eval",
     "run_redeval",
     "summarize",

@@ -25,7 +25,7 @@ from .._journal import Journal
 from .._secrets import redact
 from ..judges import FULL_REFUSAL, HARMFUL, UNHARMFUL, UNKNOWN, judge_label
 from ..models import GenerationError
-from ..prompts._files import fill
+from ..prompts import fill
 from ._clean import first_utterance, history_text
 from ._conversation_data import ConversationPlan
 from ._judging import SampleJudging

@@ -23,9 +23,8 @@ from inspect_ai.model import GenerateConfig
 from .._progress import Progress
 from .._secrets import redact
 from ..errors import RedInstructError, RunInterrupted
-from ..models import LeanModel, ModelSpec, build_judge_model, check_reachable, lean_endpoint, resolve_model
-from ..models._lean_model import DEFAULT_MAX_CONNECTIONS
-from ..prompts._files import prompt_file
+from ..models import DEFAULT_MAX_CONNECTIONS, LeanModel, ModelSpec, build_judge_model, check_reachable, lean_endpoint, resolve_model
+from ..prompts import prompt_file
 from ._conversation import AttackSettings, Target, TurnJournal, chat_messages, conversation_record, run_conversation
 from ._conversation_data import DEFAULT_BACKTRACKS, DEFAULT_REDLM_TURNS, ConversationPlan, load_attack_plans
 from ._judging import SampleJudging

@@ -30,7 +30,6 @@ from inspect_ai.log import (
     EvalStats,
     write_eval_log,
 )
-from inspect_ai.log._log import EvalScorer
 from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ChatMessageUser, GenerateConfig, ModelOutput, ModelUsage
 from inspect_ai.scorer import SampleScore, Score
 
@@ -139,7 +138,7 @@ def build_log(task: LogTask, model: str, run_id: str, started: float, completed:
         packages={"inspect_ai": inspect_version, "redinstruct": __version__},
         metadata={"dataset": task.dataset, "template": task.template, "render": task.task_args.get("render"),
                   "judge": task.task_args.get("judge"), "engine": task.engine},
-        scorers=[EvalScorer(name=SCORER, options=task.task_args, metrics=[], metadata={})],
+        scorers=[{"name": SCORER, "options": task.task_args, "metrics": [], "metadata": {}}],  # type: ignore[list-item]  (validated into inspect's scorer entry)
     )
     results = EvalResults(
         total_samples=len(task.samples), completed_samples=len(scored),

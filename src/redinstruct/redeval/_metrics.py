@@ -234,7 +234,7 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
     columns = table_columns(runs, lambda r: r["n"] or not r.get("over_refusal"))
     cell = {(r["model"], r["dataset"], r["template"]): format_cell(r) for r in runs}
     judges = sorted({str(r.get("judge")) for r in runs})
-    from ..judges._quality import quality_line
+    from ..judges import quality_line
 
     lines = [
         "# RED-EVAL attack success rate",
@@ -272,7 +272,7 @@ def over_refusal_markdown(runs: list[dict[str, Any]]) -> list[str]:
     with_safe = [r for r in runs if r.get("over_refusal")]
     if not with_safe:
         return []
-    from ..judges._compliance import compliance_quality_line
+    from ..judges import compliance_quality_line
 
     lines = [
         "",

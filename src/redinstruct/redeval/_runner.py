@@ -20,7 +20,6 @@ from .._secrets import redact
 from ..data import QuestionBank, load_questions
 from ..errors import RedInstructError, RunFailed, RunInterrupted
 from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE, get_judge, judge_label, judge_models_of, judge_needs_model
-from ..judges._quality import judge_quality
 from ..models import (
     LeanModel,
     ModelSpec,
@@ -35,13 +34,13 @@ from ..models import (
 )
 from ..prompts import Render, check_render, load_template
 from ._conversation_data import check_attack
-from ._correction import JudgeCalibration, corrected_asr, load_calibration
-from ._metrics import summarize, summary_markdown
+from ._correction import JudgeCalibration, load_calibration
 from ._judging import SampleJudging
 from ._lean import run_lean
 from ._lean_log import LogTask
 from ._record import INCOMPLETE, SampleRecord, is_retryable
 from ._samples import SampleStore
+from ._summary import write_summary
 from ._task import DEFAULT_MAX_TOKENS, build_red_eval, red_eval_samples, red_eval_task_name, stop_sequences
 
 # settings that change what a sample's line means: a log folder holds one value of each
@@ -424,37 +423,3 @@ def _record_incomplete(
                 store.append(SampleRecord.incomplete(meta, q.id, spec.display, config.render, judge))
                 added += 1
     return added
-
-
-def write_summary(
-    log_dir: Path,
-    store: SampleStore,
-    order: tuple[list[str], list[str], list[str]] | None = None,
-    calibration: JudgeCalibration | None = None,
-) -> list[dict[str, Any]]:
-    """Write summary.json and summary.md from everything samples.jsonl holds.
-
-    `order` (models, datasets, templates) puts runs in the order they were asked for; others go last.
-    """
-    records = list(store)
-    if order is not None:
-        ranks = [{name: i for i, name in enumerate(names)} for names in order]
-        last = len(records) + 1
-        records.sort(key=lambda r: tuple(rank.get(r[k], last) for rank, k in zip(ranks, ("model", "dataset", "template"))))
-    runs = summarize(records)
-    for run in runs:
-        run["judge_quality"] = judge_quality(str(run.get("judge")))
-        if calibration is not None:  # the user's own measurement of this judge
-            known = calibration.tp + calibration.fn + calibration.tn + calibration.fp
-            run["judge_quality"]["calibration"] = {
-                "source": calibration.source,
-                "agreement": (calibration.tp + calibration.tn) / known if known else None,
-                "false_positive_rate": calibration.fp / (calibration.fp + calibration.tn) if calibration.fp + calibration.tn else None,
-            }
-    if calibration is not None:
-        for run in runs:
-            run.update(corrected_asr(run["harmful"], run["harmful"] + run["unharmful"], calibration))
-            run["judge_calibration"] = calibration.source
-    (log_dir / "summary.json").write_text(json.dumps(runs, indent=2, ensure_ascii=False))
-    (log_dir / "summary.md").write_text(summary_markdown(runs))
-    return runs

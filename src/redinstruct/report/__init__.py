@@ -20,12 +20,12 @@ def write_report(
     """Write `out` (HTML), `summary.md` and `summary.tex` beside it, and with `figures` each plot as
     its own SVG file there; returns the HTML and summary.md paths. `rename` maps model names as
     recorded (e.g. checkpoint paths) to the names to show."""
-    from ..redeval._metrics import summarize
-
     data = collect(dirs, base_model)
     if rename:
         for sample in data.samples:
             sample["model"] = rename.get(sample["model"], sample["model"])
+        for run in data.runs:
+            run["model"] = rename.get(run["model"], run["model"])
         data.utility = {rename.get(m, m): {**r, "model": rename.get(m, m)} for m, r in data.utility.items()}
         data.base_model = rename.get(data.base_model or "", data.base_model)
     out = Path(out)
@@ -37,7 +37,7 @@ def write_report(
     if figures is not None:
         folder = Path(figures)
         folder.mkdir(parents=True, exist_ok=True)
-        for stem, svg in plots(summarize(data.samples) if data.samples else [], data):
+        for stem, svg in plots(data.runs, data):
             (folder / f"{stem}.svg").write_text(standalone(svg), encoding="utf-8")
     return out, summary
 

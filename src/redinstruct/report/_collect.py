@@ -9,7 +9,7 @@ from typing import Any
 
 from .._journal import read_lines
 from ..errors import RedInstructError
-from ..redeval import SAMPLE_FIELDS as RECORD_FIELDS, sample_key, template_rank
+from ..redeval import RUN_KEY, SAMPLE_FIELDS as RECORD_FIELDS, read_summary, sample_key, template_rank
 
 # what the report shows of a sample (a conversation's fields only on a conversation's line)
 REPORT_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtopic", "verdict", "question", "response", "response_raw", "judge_rationale", "error", "echo", "label", "type", "compliance",
@@ -19,6 +19,7 @@ REPORT_FIELDS = ("model", "dataset", "template", "question_id", "topic", "subtop
 @dataclass
 class ReportData:
     samples: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # summary.json's entries (model x dataset x template), in table order
     utility: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> `redinstruct utility` result
     training: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> training_log.jsonl entries
     base_model: str | None = None
@@ -44,11 +45,15 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
     """Walk each folder (a `redinstruct eval` log dir, a `reproduce` output, or any folder holding them)."""
     data = ReportData(base_model=base_model)
     samples_by_key: dict[Any, dict[str, Any]] = {}
+    runs_by_key: dict[Any, dict[str, Any]] = {}
     for d in map(Path, dirs):
         if not d.is_dir():
             raise RedInstructError(f"{d} is not a folder")
         for samples in sorted(d.rglob("samples.jsonl")):
-            for record in _read_jsonl(samples):
+            lines = _read_jsonl(samples)
+            for run in read_summary(samples.parent, lines):  # the run's own figures (ASR computed once, where the run wrote them)
+                runs_by_key[tuple(str(run.get(k)) for k in RUN_KEY)] = run
+            for record in lines:
                 # keyed like the run's own store: a sample found twice counts once, and a redone one replaces its old line
                 kept = {k: record.get(k) for k in REPORT_FIELDS if k in record or k in RECORD_FIELDS}
                 samples_by_key[sample_key(record)] = kept | {"judge": record.get("judge")}
@@ -79,6 +84,8 @@ def collect(dirs: list[str | Path], base_model: str | None = None) -> ReportData
     samples.sort(key=lambda x: (rank["model"][str(x.get("model"))], rank["dataset"][str(x.get("dataset"))],
                                 template_rank(str(x.get("template"))), rank["template"][str(x.get("template"))], _question_order(x.get("question_id"))))
     data.samples = samples
+    data.runs = sorted(runs_by_key.values(), key=lambda r: (rank["model"].get(str(r["model"]), len(samples)), rank["dataset"].get(str(r["dataset"]), len(samples)),
+                                                            template_rank(str(r["template"])), rank["template"].get(str(r["template"]), len(samples))))
     if not data.samples and not data.utility and not data.training:
         raise RedInstructError(f"no RED-EVAL samples, utility results or training logs under {', '.join(map(str, dirs))}")
     if data.base_model is None:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from ..judges._compliance import compliance_quality_line
-from ..judges._quality import quality_line
-from ..redeval._metrics import (SMALL_SAMPLE, first_success_text, format_cell, format_refusal_cell, format_turn_cell, summarize, table_columns,
-                                template_rank, wilson_interval)
+from ..judges import compliance_quality_line, quality_line
+from ..redeval import (SMALL_SAMPLE, first_success_text, format_cell, format_refusal_cell, format_turn_cell, table_columns, template_rank,
+                       wilson_interval)
 from ._collect import ReportData
 from ._svg import bar_chart, frontier_chart, heatmap, line_chart, scatter_chart
 
@@ -384,7 +383,7 @@ def frontier_curves(data: ReportData) -> tuple[dict[str, list[tuple[int, float, 
 
 
 def render_html(data: ReportData, title: str = "redinstruct report") -> str:
-    runs = summarize(data.samples) if data.samples else []
+    runs = data.runs
     judges = sorted({str(s.get("judge")) for s in data.samples})
     sections = [f"<h1>{escape(title)}</h1>"]
     if data.base_model:
@@ -443,7 +442,7 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
 def render_markdown(data: ReportData) -> str:
     """summary.md: the same tables, for papers and issues (the STARLING table also as LaTeX: summary.tex)."""
     lines = ["# redinstruct results", ""]
-    runs = summarize(data.samples) if data.samples else []
+    runs = data.runs
     if runs or data.utility:
         judges = sorted({str(s.get("judge")) for s in data.samples})
         lines += ["## STARLING table: RED-EVAL attack success rate and utility", ""]
@@ -474,7 +473,7 @@ def render_markdown(data: ReportData) -> str:
 
 
 def render_latex(data: ReportData) -> str:
-    runs = summarize(data.samples) if data.samples else []
+    runs = data.runs
     judges = ", ".join(sorted({str(s.get("judge")) for s in data.samples})) or "none"
     return starling_latex(starling_table(runs, data), f"RED-EVAL attack success rate (95% Wilson interval; judge: {judges}) and utility accuracy. "
                                                        f"Grey: fewer than {SMALL_SAMPLE} items.")

@@ -58,7 +58,7 @@ def _picked_questions(settings: dict[str, Any]) -> list[Any]:
 
 def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> Path:
     from ..data import load_prompt_sources
-    from ..harmfulqa._distill import DistillSettings, distill
+    from ..harmfulqa import DistillSettings, distill
 
     settings = config["distill"]
     target = out / "data"

@@ -4,8 +4,10 @@ from ._align import STRATEGIES, AlignConfig, align
 from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations
 from ._losses import IGNORE_INDEX, BlueRedLoss, blue_loss, blue_red_loss, per_sample_nll
 from ._render import encode_conversation
+from ._align import base_model_path
 
 __all__ = [
+    "base_model_path",
     "IGNORE_INDEX",
     "STRATEGIES",
     "AlignConfig",

@@ -11,6 +11,7 @@ from .._distributed import end_processes, is_main_process, sharded_training, wor
 from ..errors import RedInstructError
 from ._data import Conversation, load_general_conversations, load_harmfulqa_conversations, load_pairs, mix_general, pair_conversations
 from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU
+from ._arguments import training_arguments
 
 STRATEGIES = ("blue", "blue-red", "dpo", "kto")
 
@@ -53,35 +54,6 @@ class AlignConfig:
     contrastive_steps: int = 0  # a contrastive representation stage first (DCR-style): harmful vs safe-but-scary prompts
     contrastive_lr: float = 1e-5
     contrastive_safe: str = "borderline"  # the safe prompts that sound unsafe, for that stage
-
-
-def training_arguments(config: AlignConfig, out: Path) -> dict[str, Any]:
-    """The settings every SAFE-ALIGN trainer shares (transformers' Trainer and TRL's DPO / KTO)."""
-    import dataclasses
-
-    import torch
-    from transformers import TrainingArguments
-
-    # transformers renamed gradient_checkpointing to activation_checkpointing during 5.x
-    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
-    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-    return dict(
-        output_dir=str(out),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        bf16=config.bf16,
-        **{checkpointing: config.gradient_checkpointing},
-        logging_steps=config.logging_steps,
-        save_steps=config.save_steps,
-        save_total_limit=2,
-        report_to=[],
-        seed=config.seed,
-        disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-    )
 
 
 def base_model_path(base: str) -> str:

@@ -71,7 +71,7 @@ def train_preference(strategy: str, model: Any, tokenizer: Any, conversations: l
     from datasets import Dataset
 
     from ..errors import RedInstructError
-    from ._align import training_arguments
+    from ._arguments import training_arguments
 
     pairs = all_pairs(conversations, config.pairs)
     if not pairs:
