@@ -98,12 +98,12 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatible
 # the tiny HARMFULQA configuration on the packaged model, as `harmfulqa generate` options
 TINY_GENERATION = ["--topics", "1", "--subtopics-per-topic", "2", "--questions-per-subtopic", "2", "--conversations-per-question", "1",
                    "--turns", "2", "--max-tokens", "64", "--retries", "1"]  # one retry keeps the runs short; retries are tested on the test server
-TINY_GENERATION_RUNS = 3
+TINY_GENERATION_RUNS = 2
 
 
 @pytest.fixture(scope="session")
 def tiny_generations(tmp_path_factory) -> list[tuple[Path, subprocess.CompletedProcess[str]]]:
-    """The tiny configuration run three times in a row, each as a fresh `redinstruct` process in its own folder."""
+    """The tiny configuration run twice in a row, each as a fresh `redinstruct` process in its own folder."""
     runs = []
     for run in range(TINY_GENERATION_RUNS):
         out = tmp_path_factory.mktemp(f"hq-tiny-{run}")

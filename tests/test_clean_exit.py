@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from conftest import clean_exit, run_cli
 
-RUNS = 3
+RUNS = 2
 
 
 def test_short_eval_exits_zero_every_time(tmp_path):

@@ -173,16 +173,7 @@ class CrossEncoderScorer:
         folder = Path(path)
         if folder.is_file():
             folder = folder.parent
-        try:
-            config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as ex:
-            raise JudgeError(f"cannot read cross-encoder judge {folder}: {getattr(ex, 'strerror', None) or ex}") from None
-        if config.get("format") != FORMAT:
-            raise JudgeError(f"{folder} holds a '{config.get('format')}' judge, this version reads '{FORMAT}'")
-        try:
-            settings = CrossEncoderSettings(**config["settings"])
-        except (KeyError, TypeError) as ex:
-            raise JudgeError(f"{folder / CONFIG_FILE} has unreadable settings: {ex}") from None
+        settings = read_settings(folder)
         tokenizer, encoder = _load_base()
         module = _build_module(encoder)
         try:
@@ -193,7 +184,8 @@ class CrossEncoderScorer:
         if set(weights) != expected:
             raise JudgeError(f"{folder / WEIGHTS_FILE} does not match the {FORMAT} layout")
         module.load_state_dict({k: v.float() for k, v in weights.items()}, strict=False)
-        return cls(tokenizer, module.to(device).eval(), settings, config.get("provenance", {}), device)
+        provenance = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")).get("provenance", {})
+        return cls(tokenizer, module.to(device).eval(), settings, provenance, device)
 
 
 Progress = Callable[[str], None]
@@ -334,12 +326,39 @@ def packaged_crossencoder_dir() -> Path:
     return Path(str(resources.files("redinstruct.judges").joinpath("weights", PACKAGED_DIR)))
 
 
+def read_settings(folder: Path) -> CrossEncoderSettings:
+    """A trained judge's settings (its config file only: no weights are read)."""
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as ex:
+        raise JudgeError(f"cannot read cross-encoder judge {folder}: {getattr(ex, 'strerror', None) or ex}") from None
+    if config.get("format") != FORMAT:
+        raise JudgeError(f"{folder} holds a '{config.get('format')}' judge, this version reads '{FORMAT}'")
+    try:
+        return CrossEncoderSettings(**config["settings"])
+    except (KeyError, TypeError) as ex:
+        raise JudgeError(f"{folder / CONFIG_FILE} has unreadable settings: {ex}") from None
+
+
 class CrossEncoderJudge(BatchScoringJudge):
+    """`scorer` is loaded, or a function that loads it on first use (checking a run's settings loads no weights)."""
+
     name = "crossencoder"
 
-    def __init__(self, scorer: CrossEncoderScorer, threshold: float | None = None):
-        self.scorer = scorer
-        self.threshold = scorer.settings.threshold if threshold is None else threshold
+    def __init__(self, scorer: CrossEncoderScorer | Callable[[], CrossEncoderScorer], threshold: float | None = None,
+                 settings: CrossEncoderSettings | None = None):
+        self._scorer = scorer if isinstance(scorer, CrossEncoderScorer) else None
+        self._load = None if self._scorer is not None else scorer
+        settings = settings or (self._scorer.settings if self._scorer is not None else None)
+        assert settings is not None, "a scorer to load needs its settings"
+        self.threshold = settings.threshold if threshold is None else threshold
+
+    @property
+    def scorer(self) -> CrossEncoderScorer:
+        if self._scorer is None:
+            assert self._load is not None
+            self._scorer = self._load()
+        return self._scorer
 
     def score(self, questions: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
         precision = judge_precision()
@@ -363,6 +382,11 @@ def crossencoder_judge(judge_model: str | None = None, threshold: float | None =
     if not (path / CONFIG_FILE).is_file() and not path.is_file():
         raise JudgeError(f"no cross-encoder judge at {path}: train one with 'redinstruct judge train --out DIR'")
     key = str(path.resolve())
-    if key not in _LOADED:  # one load per process: several tasks share the judge
-        _LOADED[key] = CrossEncoderScorer.load(path, inference_device())
-    return CrossEncoderJudge(_LOADED[key], threshold)
+    settings = read_settings(path.parent if path.is_file() else path)
+
+    def load() -> CrossEncoderScorer:
+        if key not in _LOADED:  # one load per process: several tasks share the judge
+            _LOADED[key] = CrossEncoderScorer.load(path, inference_device())
+        return _LOADED[key]
+
+    return CrossEncoderJudge(_LOADED[key] if key in _LOADED else load, threshold, settings)
