@@ -11,11 +11,13 @@ connections its second wave of requests trickled out over 3.5 s; docs/benchmarks
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -58,7 +60,19 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        return self.base_url.rstrip("/") + ("/completions" if self.completions else "/chat/completions")
+        """The request URL, without userinfo (sent as a header instead: aiohttp refuses both at once)."""
+        parts = urlsplit(self.base_url)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        base = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+        return base.rstrip("/") + ("/completions" if self.completions else "/chat/completions")
+
+    def basic_auth(self) -> str | None:
+        """`Basic ...` from the URL's user:password, for a server behind a proxy that asks for it."""
+        parts = urlsplit(self.base_url)
+        if parts.username is None and parts.password is None:
+            return None
+        token = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+        return "Basic " + base64.b64encode(token).decode()
 
 
 def _service_variables(spec: ModelSpec) -> tuple[str | None, str | None, str]:
@@ -148,6 +162,8 @@ class OpenAIHTTPClient:
         key = os.environ.get(self.endpoint.api_key_variable) if self.endpoint.api_key_variable else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        elif (basic := self.endpoint.basic_auth()) is not None:
+            headers["Authorization"] = basic
         return headers
 
     def request_body(self, prompt: str | list[dict[str, str]], max_tokens: int, temperature: float | None,

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import ModelError
 from ..prompts import Render
 from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint
+from .._secrets import remember_model_args
 
 # A chat template that emits the prompt text unchanged: "raw" rendering for local HF models.
 RAW_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
@@ -45,6 +46,7 @@ class ModelSpec:
 def resolve_model(name: str, render: Render = "chat", model_args: dict[str, Any] | None = None) -> ModelSpec:
     """Map a user model name to an inspect model name and model args for the chosen render mode."""
     args = dict(model_args or {})
+    remember_model_args(args)  # a key or URL password given as -M is masked in every file and message from now on
     if name == SMOLLM2_ALIAS:
         inspect_name = f"hf/{smollm2_checkpoint()}"
     elif "/" in name:

@@ -34,6 +34,7 @@ from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ChatMes
 from inspect_ai.scorer import SampleScore, Score
 
 from .. import __version__
+from .._secrets import redact_args
 from ..models import Completion
 from ._record import SampleRecord, score_value
 from ._task import attack_success_rate, unknown
@@ -133,7 +134,7 @@ def build_log(task: LogTask, model: str, run_id: str, started: float, completed:
         task_version=0, task_display_name=task.name, task_registry_name="redinstruct/red_eval",
         task_args={k: v for k, v in task.task_args.items() if k != "samples_file"},
         dataset=EvalDataset(name=task.dataset, samples=len(task.samples), sample_ids=[s.id for s in task.samples if s.id is not None]),
-        model=model, model_generate_config=task.generate_config, model_args=model_args,
+        model=model, model_generate_config=task.generate_config, model_args=redact_args(model_args),
         config=EvalConfig(epochs=1, fail_on_error=False, log_samples=log_samples, log_realtime=False, max_connections=max_connections),
         packages={"inspect_ai": inspect_version, "redinstruct": __version__},
         metadata={"dataset": task.dataset, "template": task.template, "render": task.task_args.get("render"),
