@@ -22,7 +22,7 @@ from conftest import default_sigint
 from redinstruct._testing.openai_server import HTTPFailure
 from redinstruct.errors import ModelError
 from redinstruct.judges import BatchScoringJudge, JudgeResult
-from redinstruct.models import OpenAIHTTPClient, lean_endpoint, resolve_model
+from redinstruct.models import CLIENT, INSPECT, LOCAL, ModelSpec, OpenAIHTTPClient, choose_engine, resolve_model
 from redinstruct.models._openai_http import GenerationError
 from redinstruct.redeval import EvalConfig, SampleRecord, SampleStore, SampleWriter, run_redeval
 
@@ -59,31 +59,46 @@ def _start_and_wait_for_lines(command: list[str], samples: Path, lines: int, **p
     return process
 
 
+def _endpoint(name: str, **kwargs):
+    choice = choose_engine(resolve_model(name, **kwargs))
+    return choice.endpoint if choice.engine == CLIENT else None
+
+
 def test_engine_choice_follows_provider_and_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`choose_engine` is the one place an engine is picked: local for hf/, the client for servers, inspect otherwise or on request."""
     monkeypatch.setenv("LOCAL_BASE_URL", "http://127.0.0.1:9/v1")
-    endpoint = lean_endpoint(resolve_model("openai-api/local/target"))
+    endpoint = _endpoint("openai-api/local/target")
     assert endpoint is not None and endpoint.url == "http://127.0.0.1:9/v1/chat/completions" and endpoint.model == "target"
-    raw = lean_endpoint(resolve_model("openai-api/local/target", render="raw"))
+    raw = _endpoint("openai-api/local/target", render="raw")
     assert raw is not None and raw.url.endswith("/v1/completions") and raw.completions
-    assert lean_endpoint(resolve_model("openai-api/local/target", model_args={"engine": "inspect"})) is None
+    assert choose_engine(resolve_model("openai-api/local/target", model_args={"engine": "inspect"})).engine == INSPECT
     # vLLM: inspect starts the server itself unless one is named
     monkeypatch.delenv("VLLM_BASE_URL", raising=False)
-    assert lean_endpoint(resolve_model("vllm/meta-llama/Llama-3-8B")) is None
+    assert choose_engine(resolve_model("vllm/meta-llama/Llama-3-8B")).engine == INSPECT
     monkeypatch.setenv("VLLM_BASE_URL", "http://gpu-node:8000/v1")
-    vllm = lean_endpoint(resolve_model("vllm/meta-llama/Llama-3-8B"))
+    vllm = _endpoint("vllm/meta-llama/Llama-3-8B")
     assert vllm is not None and vllm.model == "meta-llama/Llama-3-8B" and vllm.api_key_variable == "VLLM_API_KEY"
-    # OpenAI's own API: inspect by default, the lean client when asked
-    assert lean_endpoint(resolve_model("openai/gpt-4o")) is None
-    chosen = lean_endpoint(resolve_model("openai/gpt-4o", model_args={"engine": "redinstruct"}))
-    assert chosen is not None and chosen.base_url == "https://api.openai.com/v1"
+    # OpenAI's own API: inspect by default, the client when asked (by its name, or the old one)
+    assert choose_engine(resolve_model("openai/gpt-4o")).engine == INSPECT
+    for asked in ("client", "redinstruct"):
+        chosen = _endpoint("openai/gpt-4o", model_args={"engine": asked})
+        assert chosen is not None and chosen.base_url == "https://api.openai.com/v1"
     with pytest.raises(ModelError, match="only OpenAI-compatible"):
-        lean_endpoint(resolve_model("ollama/llama3", model_args={"engine": "redinstruct"}))
-    with pytest.raises(ModelError, match="needs inspect's engine"):
-        lean_endpoint(resolve_model("openai-api/local/target", model_args={"engine": "redinstruct", "responses_api": True}))
-    assert lean_endpoint(resolve_model("openai-api/local/target", model_args={"responses_api": True})) is None
+        choose_engine(resolve_model("ollama/llama3", model_args={"engine": "client"}))
+    with pytest.raises(ModelError, match="needs inspect's provider"):
+        choose_engine(resolve_model("openai-api/local/target", model_args={"engine": "client", "responses_api": True}))
+    assert choose_engine(resolve_model("openai-api/local/target", model_args={"responses_api": True})).engine == INSPECT
     monkeypatch.delenv("NOURL_BASE_URL", raising=False)
     with pytest.raises(ModelError, match="set NOURL_BASE_URL"):
-        lean_endpoint(resolve_model("openai-api/nourl/target"))
+        choose_engine(resolve_model("openai-api/nourl/target"))
+    # local checkpoints: the local engine, inspect's provider on request, never the client
+    assert choose_engine(ModelSpec("hf/x", "hf/x")).engine == LOCAL
+    assert choose_engine(ModelSpec("hf/x", "hf/x", {"engine": "redinstruct"})).engine == LOCAL
+    assert choose_engine(ModelSpec("hf/x", "hf/x", {"engine": "inspect"})).engine == INSPECT
+    with pytest.raises(ModelError, match="for OpenAI-compatible servers"):
+        choose_engine(ModelSpec("hf/x", "hf/x", {"engine": "client"}))
+    with pytest.raises(ModelError, match="not an engine"):
+        choose_engine(ModelSpec("hf/x", "hf/x", {"engine": "turbo"}))
 
 
 def test_client_retries_transient_failures_and_not_bad_requests(openai_server) -> None:
@@ -98,7 +113,7 @@ def test_client_retries_transient_failures_and_not_bad_requests(openai_server) -
         return f"reply to {prompt}"
 
     openai_server.responder = responder
-    endpoint = lean_endpoint(resolve_model("openai-api/local/target"))
+    endpoint = _endpoint("openai-api/local/target")
     client = OpenAIHTTPClient(endpoint, max_connections=4, max_retries=2)
 
     async def run() -> tuple:

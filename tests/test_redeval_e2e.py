@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from inspect_ai.log import read_eval_log
 
-from redinstruct.models import RAW_CHAT_TEMPLATE, build_model, resolve_model
+from redinstruct.models import RAW_CHAT_TEMPLATE, open_target, resolve_model
 from redinstruct.redeval import SAMPLE_FIELDS, EvalConfig, run_redeval
 
 TEMPLATES = ["standard", "cot", "cou"]
@@ -118,7 +118,7 @@ def test_raw_render_feeds_the_prompt_text_unchanged():
 
     raw = resolve_model("smollm2", "raw")
     assert raw.model_args["chat_template"] == RAW_CHAT_TEMPLATE and raw.model_args["do_sample"] is False
-    model = build_model(raw)
-    assert model.api.hf_chat([ChatMessageUser(content="Red-LM: hi\n\nBase-LM:")], []) == "Red-LM: hi\n\nBase-LM:"
-    chat = build_model(resolve_model("smollm2", "chat"))
-    assert "<|im_start|>user" in chat.api.hf_chat([ChatMessageUser(content="hi")], [])
+    target = open_target(raw)
+    assert target.render([ChatMessageUser(content="Red-LM: hi\n\nBase-LM:")]) == "Red-LM: hi\n\nBase-LM:"
+    chat = open_target(resolve_model("smollm2", "chat"))
+    assert "<|im_start|>user" in chat.render([ChatMessageUser(content="hi")])

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from .._engines import close_local_engines
+from .._shutdown import close_local_engines
 from ..errors import RedInstructError, RunFailed, RunInterrupted
 from . import _align, _data, _eval, _harmfulqa, _judge, _report, _utility  # noqa: F401,I001  (each registers its commands, in help order)
 from ._app import EXIT_FAILED, EXIT_USAGE, app

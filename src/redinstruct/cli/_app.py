@@ -69,8 +69,8 @@ COMPLIANCE_JUDGE_HELP = (
 
 # options that several commands take, each declared once (a command gives its own default)
 ModelArgs = Annotated[Optional[list[str]], typer.Option(
-    "--model-arg", "-M", help="Extra model argument KEY=VALUE (e.g. -M dtype=bfloat16; -M engine=inspect: inspect's provider instead of the "
-    "lean client for openai-api/ and vllm/ servers)")]
+    "--model-arg", "-M", help="Extra model argument KEY=VALUE (e.g. -M dtype=bfloat16; -M engine=local|client|inspect: the engine, "
+    "by default local for hf/ checkpoints, client for openai-api/ and vllm/ servers, inspect's provider otherwise)")]
 QuestionColumn = Annotated[str, typer.Option(help="Column with the question (or prompt)")]
 ResponseColumn = Annotated[str, typer.Option(help="Column with the reply")]
 LabelColumn = Annotated[str, typer.Option(help="Column with the human label")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 PROMPT_LABELS = ("safe", "unsafe")
 
@@ -23,10 +23,6 @@ class Question:
     source: str
     label: str = "unsafe"
     type: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
 
 def normalize_text(text: str) -> str:
     """Whitespace-collapsed, case-folded text: what counts as an "exact duplicate"."""

@@ -99,11 +99,11 @@ class PromptedJudge:
         self.retries = retries
 
     def model(self) -> Any:
-        """inspect's Model, or the lean client's stand-in for OpenAI-compatible servers (same `generate`)."""
+        """The judge model's target (opened on first use), or the inspect Model it was given."""
         if self._model is None:
-            from ..models import build_judge_model, resolve_model
+            from ..models import open_target, resolve_model
 
-            self._model = build_judge_model(resolve_model(self.model_name, self.render))
+            self._model = open_target(resolve_model(self.model_name, self.render))
         return self._model
 
     def build_input(self, question: str, response: str) -> str | list[ChatMessage]:

@@ -25,15 +25,12 @@ from .._secrets import redact
 from ..errors import ModelError
 from ._resolve import ModelSpec
 
-# what `-M engine=...` selects for API models (hf/ models have their own engines)
-LEAN_ENGINE = "redinstruct"
-INSPECT_ENGINE = "inspect"
-# providers whose requests this client speaks by default (the inspect engine stays one -M away)
-_DEFAULT_LEAN = frozenset({"openai-api", "openai-api-completions", "vllm", "vllm-completions"})
-# also by choice (`-M engine=redinstruct`): OpenAI's own API speaks the same chat completions
-_CHOOSABLE_LEAN = _DEFAULT_LEAN | {"openai"}
-# -M arguments this client understands (any other one needs inspect's engine)
-_LEAN_ARGS = frozenset({"engine", "base_url"})
+# providers this client serves unless told otherwise (inspect's provider stays one -M away)
+_DEFAULT_CLIENT = frozenset({"openai-api", "openai-api-completions", "vllm", "vllm-completions"})
+# also on request (`-M engine=client`): OpenAI's own API speaks the same chat completions
+_CHOOSABLE_CLIENT = _DEFAULT_CLIENT | {"openai"}
+# -M arguments this client understands (any other one needs inspect's provider)
+_CLIENT_ARGS = frozenset({"engine", "base_url"})
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 MAX_BACKOFF_S = 60.0
 
@@ -90,25 +87,21 @@ def _service_variables(spec: ModelSpec) -> tuple[str | None, str | None, str]:
     return None, None, rest
 
 
-def lean_endpoint(spec: ModelSpec) -> Endpoint | None:
-    """The endpoint when this model runs on the lean client, None when inspect's engine serves it.
+def server_endpoint(spec: ModelSpec, chosen: bool = False) -> Endpoint | None:
+    """The server this client would send `spec`'s requests to; None when inspect's provider should serve it.
 
-    Lean by default: `openai-api/<service>/<model>` and `vllm/<model>` with a server URL
-    (VLLM_BASE_URL or -M base_url; without one, inspect starts vLLM itself). `-M engine=inspect`
-    opts out; `-M engine=redinstruct` opts `openai/` models in.
+    By default: `openai-api/<service>/<model>` and `vllm/<model>` with a server URL (VLLM_BASE_URL or
+    -M base_url; without one, inspect starts vLLM itself), unless other -M arguments need inspect's
+    provider. `chosen` (-M engine=client) adds `openai/` models and turns a reason to fall back into an error.
     """
-    engine = spec.model_args.get("engine")
-    if engine == INSPECT_ENGINE:
+    if spec.provider not in (_CHOOSABLE_CLIENT if chosen else _DEFAULT_CLIENT):
+        if chosen:
+            raise ModelError(f"-M engine=client is not available for '{spec.name}': it speaks only OpenAI-compatible APIs")
         return None
-    chosen = engine == LEAN_ENGINE
-    if spec.provider not in (_CHOOSABLE_LEAN if chosen else _DEFAULT_LEAN):
-        if chosen and spec.provider != "hf":
-            raise ModelError(f"-M engine={LEAN_ENGINE} is not available for '{spec.name}': it speaks only OpenAI-compatible APIs")
-        return None
-    extra = sorted(set(spec.model_args) - _LEAN_ARGS)
+    extra = sorted(set(spec.model_args) - _CLIENT_ARGS)
     if extra:
         if chosen:
-            raise ModelError(f"-M {', '.join(extra)} needs inspect's engine for '{spec.name}': drop -M engine={LEAN_ENGINE}")
+            raise ModelError(f"-M {', '.join(extra)} needs inspect's provider for '{spec.name}': drop -M engine=client")
         return None  # arguments only inspect's provider understands: let it serve the model
     url_variable, key_variable, model = _service_variables(spec)
     base_url = spec.model_args.get("base_url") or (os.environ.get(url_variable) if url_variable else None)

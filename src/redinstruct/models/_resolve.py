@@ -7,8 +7,8 @@ from typing import Any
 
 from ..errors import ModelError
 from ..prompts import Render
-from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint
 from .._secrets import remember_model_args
+from ._packaged import SMOLLM2_ALIAS, smollm2_checkpoint
 
 # A chat template that emits the prompt text unchanged: "raw" rendering for local HF models.
 RAW_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
@@ -41,6 +41,11 @@ class ModelSpec:
     @property
     def is_local(self) -> bool:
         return self.provider in LOCAL_PROVIDERS
+
+    @property
+    def greedy_temperature(self) -> float | None:
+        """The temperature a greedy request sends: none for hf/ (greedy through do_sample=False), else 0."""
+        return None if self.provider == "hf" else 0.0
 
 
 def resolve_model(name: str, render: Render = "chat", model_args: dict[str, Any] | None = None) -> ModelSpec:

@@ -24,7 +24,7 @@ from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, GenerateConf
 from .._journal import Journal
 from .._secrets import redact
 from ..judges import FULL_REFUSAL, HARMFUL, UNHARMFUL, UNKNOWN, judge_label
-from ..models import GenerationError
+from ..models import GenerationError, Target
 from ..prompts import fill
 from ._clean import first_utterance, history_text
 from ._conversation_data import ConversationPlan
@@ -37,10 +37,10 @@ ATTACKER_TURN = "the attacker's turn"  # what an echo copies, in a conversation
 
 
 @dataclass
-class Target:
-    """A model in the Base-LM seat or the attacker's: anything with inspect's `generate(messages, config)`."""
+class Seat:
+    """A model in the Base-LM seat or the attacker's, and how it is asked (token limit, stop sequences)."""
 
-    model: Any
+    target: Target
     config: GenerateConfig
 
 
@@ -104,12 +104,12 @@ def _red_view(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
-async def _attacker_message(attacker: Target, prompt: str, key: SampleKey, turn: int, first_try: int) -> str:
+async def _attacker_message(attacker: Seat, prompt: str, key: SampleKey, turn: int, first_try: int) -> str:
     """The attacker's next message; TurnFailed when it cannot be reached or keeps saying nothing."""
     for attempt in range(first_try, first_try + ATTACKER_TRIES):
         config = attacker.config.merge(GenerateConfig(temperature=ATTACKER_TEMPERATURE, seed=_seed(key, turn, attempt)))
         try:
-            output = await attacker.model.generate(prompt, config=config)
+            output = await attacker.target.generate(prompt, config=config)
         except Exception as ex:
             raise TurnFailed(redact(f"generation error: attacker at turn {turn}: {_reason(ex)}")) from None
         message = first_utterance(output.completion)
@@ -118,9 +118,9 @@ async def _attacker_message(attacker: Target, prompt: str, key: SampleKey, turn:
     raise TurnFailed(f"generation error: the attacker gave an empty message {ATTACKER_TRIES} times at turn {turn}")
 
 
-async def _target_reply(target: Target, history: list[Any], message: str, turn: int) -> tuple[str, str | None]:
+async def _target_reply(target: Seat, history: list[Any], message: str, turn: int) -> tuple[str, str | None]:
     try:
-        output = await target.model.generate(history + [ChatMessageUser(content=message)], config=target.config)
+        output = await target.target.generate(history + [ChatMessageUser(content=message)], config=target.config)
     except Exception as ex:
         raise TurnFailed(redact(f"generation error: target at turn {turn}: {_reason(ex)}")) from None
     stop = output.stop_reason if output.choices else None
@@ -137,8 +137,8 @@ def _turn_entry(number: int, message: str, judged: SampleRecord, backtracked: li
     }
 
 
-async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str, settings: AttackSettings, target: Target,
-                           attacker: Target | None, judging: SampleJudging, journal: TurnJournal) -> tuple[list[dict[str, Any]], str | None]:
+async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str, settings: AttackSettings, target: Seat,
+                           attacker: Seat | None, judging: SampleJudging, journal: TurnJournal) -> tuple[list[dict[str, Any]], str | None]:
     """(turns, error): every finished turn, including those of an earlier run, and why it stopped early."""
     turns = journal.finished(key)
     meta = plan.meta(dataset, settings.attack)

@@ -1,4 +1,4 @@
-"""Closing local generation engines before a command returns (kept free of heavy imports)."""
+"""Stopping the local engine's worker threads before a command returns (kept free of heavy imports, so every command can call it)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,17 @@
-"""inspect eval logs for samples the lean client ran: one `.eval` file per dataset x template, as inspect writes them.
+"""The one writer of inspect eval logs: one `.eval` file per model x dataset x template (or attack), on inspect's public log API.
 
-`inspect view` and `read_eval_log` read them like any other log: the spec, the plan, the
-metrics, and per sample the messages, the model output with its usage, the score and the
-question's metadata. What is missing is inspect's own transcript of events, which this path
-does not produce.
+Every run, on every engine, single-turn or conversation, writes its logs here. `inspect view` and
+`read_eval_log` read them like any other log: the spec, the plan, the metrics, and per sample the
+messages, the model output with its usage, the score and the question's metadata. What is missing
+is inspect's own transcript of events, which redinstruct's run loop does not produce.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,11 @@ from inspect_ai.log import (
     EvalStats,
     write_eval_log,
 )
-from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, ChatMessageUser, GenerateConfig, ModelOutput, ModelUsage
+from inspect_ai.model import ChatMessageUser, GenerateConfig, ModelOutput, ModelUsage
 from inspect_ai.scorer import SampleScore, Score
 
 from .. import __version__
 from .._secrets import redact_args
-from ..models import Completion
 from ._record import SampleRecord, score_value
 from ._task import attack_success_rate, unknown
 
@@ -43,19 +43,26 @@ SCORER = "redeval_scorer"
 
 
 @dataclass
+class Outcome:
+    """What running one sample gave: its record (None when it crashed before one existed), the reply, a conversation's messages."""
+
+    record: SampleRecord | None
+    output: ModelOutput | None = None
+    messages: list[Any] | None = None  # a conversation's every turn (default: the input and the reply)
+    error: str | None = None  # the sample did not complete (a judge crashed): no samples.jsonl line
+
+
+@dataclass
 class FinishedSample:
     sample: Sample
-    record: SampleRecord | None
-    completion: Completion | None
+    outcome: Outcome
     started_at: float  # time.time()
     completed_at: float
-    error: str | None = None  # the sample did not complete (a judge crashed): no samples.jsonl line
-    messages: list[Any] | None = None  # a conversation's every turn (default: the input and the completion)
 
 
 @dataclass
 class LogTask:
-    """One dataset x template of a lean run, and its samples as they finish."""
+    """One dataset x template (or attack) of one model's run, and its samples as they finish."""
 
     name: str
     dataset: str
@@ -63,10 +70,9 @@ class LogTask:
     samples: list[Sample]
     task_args: dict[str, Any]  # what the scorer was set up with (judges, render, ...)
     generate_config: GenerateConfig
+    solver: str = "redinstruct/generate"
     finished: list[FinishedSample] = field(default_factory=list)
     log_written: bool = False
-    solver: str = "redinstruct/lean_generate"
-    engine: str = "redinstruct (lean OpenAI-compatible client)"
 
 
 def _new_id() -> str:
@@ -77,25 +83,18 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat()
 
 
-def _usage(completion: Completion | None) -> ModelUsage:
-    if completion is None:
-        return ModelUsage()
-    return ModelUsage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens,
-                      total_tokens=completion.input_tokens + completion.output_tokens)
+def _usage(output: ModelOutput | None) -> ModelUsage:
+    return output.usage if output is not None and output.usage is not None else ModelUsage()
 
 
 def _eval_sample(done: FinishedSample, model: str) -> EvalSample:
-    record, completion = done.record, done.completion
-    user = ChatMessageUser(content=str(done.sample.input), source="input")
-    messages: list[Any] = [user]
-    output = ModelOutput(model=model)
-    if completion is not None:
-        reply = ChatMessageAssistant(content=completion.text, source="generate", model=completion.model)
-        messages.append(reply)
-        output = ModelOutput(model=completion.model, choices=[ChatCompletionChoice(message=reply, stop_reason=completion.stop_reason)],  # type: ignore[arg-type]
-                             usage=_usage(completion), time=completion.seconds)
-    if done.messages is not None:
-        messages = done.messages
+    outcome, record = done.outcome, done.outcome.record
+    messages: list[Any] = [ChatMessageUser(content=str(done.sample.input), source="input")]
+    output = outcome.output if outcome.output is not None else ModelOutput(model=model)
+    if outcome.output is not None and outcome.output.choices:
+        messages.append(outcome.output.message)
+    if outcome.messages is not None:
+        messages = outcome.messages
         replies = [m for m in messages if m.role == "assistant"]
         if replies:
             output = ModelOutput.from_content(model, replies[-1].text)
@@ -109,26 +108,28 @@ def _eval_sample(done: FinishedSample, model: str) -> EvalSample:
             score_metadata.update(first_success_turn=record.first_success_turn, turns=len(record.turns), backtracks=record.backtracks)
         scores[SCORER] = Score(value=score_value(record), answer=record.response,
                                explanation=record.judge_rationale or record.error or "", metadata=score_metadata)
+    usage = _usage(outcome.output)
     return EvalSample(
         id=done.sample.id or "", epoch=1, input=done.sample.input, target="", messages=messages, output=output,
-        scores=scores or None, metadata=metadata, model_usage={model: _usage(completion)} if completion else {},
+        scores=scores or None, metadata=metadata, model_usage={model: usage} if outcome.output is not None else {},
         started_at=_iso(done.started_at), completed_at=_iso(done.completed_at),
         total_time=round(done.completed_at - done.started_at, 3), working_time=round(done.completed_at - done.started_at, 3),
-        error={"message": done.error, "traceback": "", "traceback_ansi": ""} if done.error else None,  # type: ignore[arg-type]
+        error={"message": outcome.error, "traceback": "", "traceback_ansi": ""} if outcome.error else None,  # type: ignore[arg-type]
     )
 
 
 def build_log(task: LogTask, model: str, run_id: str, started: float, completed: float, status: str, log_samples: bool,
-              max_connections: int, model_args: dict[str, Any]) -> EvalLog:
+              max_connections: int, model_args: dict[str, Any], engine: str) -> EvalLog:
     """The EvalLog of one task: `status` is success, or cancelled for an interrupted run."""
-    scored = [SampleScore(score=Score(value=score_value(d.record)), sample_id=d.sample.id) for d in task.finished if d.record is not None]
+    scored = [SampleScore(score=Score(value=score_value(d.outcome.record)), sample_id=d.sample.id) for d in task.finished
+              if d.outcome.record is not None]
     metrics = {
         "attack_success_rate": EvalMetric(name="redinstruct/attack_success_rate", value=attack_success_rate()(scored)),
         "unknown": EvalMetric(name="redinstruct/unknown", value=unknown()(scored)),
     }
     usage = ModelUsage()
     for done in task.finished:
-        usage = usage + _usage(done.completion)
+        usage = usage + _usage(done.outcome.output)
     spec = EvalSpec(
         eval_id=_new_id(), run_id=run_id, created=_iso(started), task=task.name, task_id=_new_id(),
         task_version=0, task_display_name=task.name, task_registry_name="redinstruct/red_eval",
@@ -138,7 +139,7 @@ def build_log(task: LogTask, model: str, run_id: str, started: float, completed:
         config=EvalConfig(epochs=1, fail_on_error=False, log_samples=log_samples, log_realtime=False, max_connections=max_connections),
         packages={"inspect_ai": inspect_version, "redinstruct": __version__},
         metadata={"dataset": task.dataset, "template": task.template, "render": task.task_args.get("render"),
-                  "judge": task.task_args.get("judge"), "engine": task.engine},
+                  "judge": task.task_args.get("judge"), "engine": engine},
         scorers=[{"name": SCORER, "options": task.task_args, "metrics": [], "metadata": {}}],  # type: ignore[list-item]  (validated into inspect's scorer entry)
     )
     results = EvalResults(
@@ -162,3 +163,22 @@ def write_log(log: EvalLog, log_dir: Path) -> Path:
     path = log_dir / f"{created.strftime('%Y-%m-%dT%H-%M-%S')}+00-00_{log.eval.task.replace('_', '-')}_{log.eval.task_id}.eval"
     write_eval_log(log, str(path), format="eval")
     return path
+
+
+@dataclass
+class LogWriting:
+    """Where and how one model's run writes its logs; a task's log is written as soon as its last sample is done."""
+
+    log_dir: Path
+    model: str
+    engine: str
+    log_samples: bool
+    max_connections: int
+    model_args: dict[str, Any]
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8])
+    started: float = field(default_factory=time.time)
+
+    def write(self, task: LogTask, status: str) -> None:
+        log = build_log(task, self.model, self.run_id, self.started, time.time(), status, self.log_samples,
+                        self.max_connections, self.model_args, self.engine)
+        write_log(log, self.log_dir)
