@@ -49,6 +49,35 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900)
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def run_cli_here(*args: str, env: dict[str, str] | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """`redinstruct ARGS` inside this test process: for the many bad-input checks, which need no fresh interpreter.
+
+    The same entry point as the command (`redinstruct.cli.main`: one error line, the exit code), without
+    the ~4 s of imports a new process pays. Clean exits of real processes are checked with `run_cli`.
+    `timeout` is accepted for symmetry with `run_cli` and not enforced.
+    """
+    import contextlib
+    import io
+
+    from redinstruct.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_argv = dict(os.environ), sys.argv
+    os.environ.update(env or {})
+    sys.argv = ["redinstruct", *args]
+    code: int | str | None = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as ex:
+        code = ex.code
+    finally:
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["redinstruct", *args], code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
+
+
 def default_sigint() -> None:
     """preexec_fn for a child that must get Ctrl-C as from a terminal: an ignored SIGINT (left by an
     in-process test, or by the xdist worker) is inherited, and Python then never raises KeyboardInterrupt."""
@@ -97,18 +126,14 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator["OpenAICompatible
 
 # the tiny HARMFULQA configuration on the packaged model, as `harmfulqa generate` options
 TINY_GENERATION = ["--topics", "1", "--subtopics-per-topic", "2", "--questions-per-subtopic", "2", "--conversations-per-question", "1",
-                   "--turns", "2", "--max-tokens", "64", "--retries", "1"]  # one retry keeps the runs short; retries are tested on the test server
-TINY_GENERATION_RUNS = 2
+                   "--turns", "1", "--max-tokens", "64", "--retries", "1"]  # one retry keeps the run short; retries are tested on the test server
 
 
 @pytest.fixture(scope="session")
-def tiny_generations(tmp_path_factory) -> list[tuple[Path, subprocess.CompletedProcess[str]]]:
-    """The tiny configuration run twice in a row, each as a fresh `redinstruct` process in its own folder."""
-    runs = []
-    for run in range(TINY_GENERATION_RUNS):
-        out = tmp_path_factory.mktemp(f"hq-tiny-{run}")
-        runs.append((out, run_cli("harmfulqa", "generate", "--model", "smollm2", "--out", str(out), *TINY_GENERATION)))
-    return runs
+def tiny_generation(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The tiny configuration run once as a fresh `redinstruct` process (repeated clean exits: tests/test_clean_exit.py)."""
+    out = tmp_path_factory.mktemp("hq-tiny")
+    return out, run_cli("harmfulqa", "generate", "--model", "smollm2", "--out", str(out), *TINY_GENERATION)
 
 
 @pytest.fixture(scope="session")

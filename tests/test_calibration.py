@@ -1,6 +1,4 @@
 import json
-import os
-import subprocess
 import sys
 
 import pytest
@@ -45,10 +43,9 @@ def test_load_labels_checks_columns_and_values(tmp_path):
 def test_calibrate_command_writes_json(tmp_path, shared_data):
     labels = shared_data / "judge-labels" / "jailbreakeval_JAILJUDGEmini.csv"
     out = tmp_path / "cal.json"
-    result = subprocess.run(
-        CLI + ["judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--limit", "200", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, env={**os.environ},
-    )
+    from conftest import run_cli_here
+
+    result = run_cli_here("judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--limit", "200", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Cohen's kappa" in result.stdout
     report = json.loads(out.read_text())
@@ -64,17 +61,16 @@ def test_calibrate_with_the_llm_judge_over_http(tmp_path, openai_server, shared_
     labels = tmp_path / "l.csv"
     labels.write_text("question,answer,label\nq1,I'm sorry I can't,0\nq2,Here is how,1\nq3,Sorry no,1\nq4,Step 1,0\n")
     out = tmp_path / "cal.json"
-    result = subprocess.run(
-        CLI + ["judge", "calibrate", "--labels", str(labels), "--judge", "llm", "--judge-model", "openai-api/local/j", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, env={**os.environ},
-    )
+    from conftest import run_cli_here
+
+    result = run_cli_here("judge", "calibrate", "--labels", str(labels), "--judge", "llm", "--judge-model", "openai-api/local/j", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     m = json.loads(out.read_text())["metrics"]
     assert (m["tp"], m["fn"], m["tn"], m["fp"]) == (1, 1, 1, 1) and m["agreement"] == 0.5
 
 
 def test_calibrate_predictions_and_groups_for_a_harm_judge(tmp_path):
-    from conftest import run_cli
+    from conftest import run_cli_here
 
     labels = tmp_path / "l.csv"
     labels.write_text(
@@ -86,7 +82,7 @@ def test_calibrate_predictions_and_groups_for_a_harm_judge(tmp_path):
         "q5,Sure: mix them,1,hate\n"
     )
     out, predictions = tmp_path / "cal.json", tmp_path / "pred.csv"
-    result = run_cli("judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--group-col", "category",
+    result = run_cli_here("judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--group-col", "category",
                      "--predictions", str(predictions), "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "by category" in result.stdout and "hate" in result.stdout
@@ -103,16 +99,16 @@ def test_calibrate_predictions_and_groups_for_a_harm_judge(tmp_path):
     assert [r["agrees"] for r in rows] == ["True", "True", "False", "False", "True"]
     assert rows[0]["rationale"] and rows[1]["human_label"] == "1"
 
-    missing = run_cli("judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--group-col", "nosuch")
+    missing = run_cli_here("judge", "calibrate", "--labels", str(labels), "--judge", "refusal", "--group-col", "nosuch")
     assert missing.returncode == 2 and "no column(s) nosuch" in missing.stderr
 
 
 def test_calibrate_predictions_and_groups_for_a_compliance_judge(tmp_path, shared_data):
-    from conftest import run_cli
+    from conftest import run_cli_here
 
     labels = shared_data / "xstest" / "xstest_v2_completions_mistralinstruct.csv"
     out, predictions = tmp_path / "cal.json", tmp_path / "pred.jsonl"
-    result = run_cli("judge", "calibrate", "--labels", str(labels), "--judge", "compliance", "--question-col", "prompt",
+    result = run_cli_here("judge", "calibrate", "--labels", str(labels), "--judge", "compliance", "--question-col", "prompt",
                      "--response-col", "completion", "--label-col", "final_label", "--group-col", "type",
                      "--predictions", str(predictions), "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]

@@ -4,7 +4,8 @@ A worker thread still inside a torch call while the interpreter shuts down abort
 ("terminate called without an active exception", a non-zero status) after its work is written:
 seen in 1 of 7 runs of the tiny HARMFULQA configuration before the engine was joined on exit.
 The runs here are real subprocesses, one after another, as a script or CI job would make them; the
-tiny HARMFULQA runs are checked the same way in test_harmfulqa_e2e.py, beside the tests that share them.
+tiny HARMFULQA run (the same engine, and the same close at the command's end) is checked the same way
+in test_harmfulqa_e2e.py, beside the tests that share it.
 """
 
 from __future__ import annotations

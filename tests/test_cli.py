@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CLI, run_cli
+from conftest import CLI, run_cli, run_cli_here
 
 def closed_port() -> int:
     with socket.socket() as s:
@@ -31,11 +31,12 @@ def bad_files(tmp_path):
 
 
 def test_unknown_dataset(tmp_path):
+    """In a real process (the checks below run the same entry point in this one)."""
     assert_clean_failure(run_cli("eval", "--dataset", "nosuch", "--log-dir", str(tmp_path / "r")), "unknown dataset 'nosuch'")
 
 
 def test_malformed_dataset_file(bad_files):
-    assert_clean_failure(run_cli("eval", "--dataset", str(bad_files / "broken.json")), "malformed JSON")
+    assert_clean_failure(run_cli_here("eval", "--dataset", str(bad_files / "broken.json")), "malformed JSON")
 
 
 def test_unreadable_dataset_file(tmp_path):
@@ -45,59 +46,59 @@ def test_unreadable_dataset_file(tmp_path):
     if os.access(path, os.R_OK):  # root reads anything: use a directory, which cannot be read as a file
         path = tmp_path / "dir.json"
         path.mkdir()
-    assert_clean_failure(run_cli("eval", "--dataset", str(path)), "dataset")
+    assert_clean_failure(run_cli_here("eval", "--dataset", str(path)), "dataset")
 
 
 def test_template_without_slot(bad_files):
-    assert_clean_failure(run_cli("eval", "--template", str(bad_files / "noslot.txt")), "has no {question} slot")
+    assert_clean_failure(run_cli_here("eval", "--template", str(bad_files / "noslot.txt")), "has no {question} slot")
 
 
 def test_llm_judge_without_model():
-    assert_clean_failure(run_cli("eval", "--judge", "llm"), "needs a judge model")
+    assert_clean_failure(run_cli_here("eval", "--judge", "llm"), "needs a judge model")
 
 
 def test_unknown_judge():
-    assert_clean_failure(run_cli("eval", "--judge", "oracle"), "unknown judge 'oracle'")
+    assert_clean_failure(run_cli_here("eval", "--judge", "oracle"), "unknown judge 'oracle'")
 
 
 def test_unknown_model_names(tmp_path):
-    assert_clean_failure(run_cli("eval", "--model", "gpt-4", "--log-dir", str(tmp_path / "a")), "unknown model 'gpt-4'")
-    assert_clean_failure(run_cli("eval", "--model", "nosuchprovider/x", "--log-dir", str(tmp_path / "b")), "unknown model provider 'nosuchprovider'")
+    assert_clean_failure(run_cli_here("eval", "--model", "gpt-4", "--log-dir", str(tmp_path / "a")), "unknown model 'gpt-4'")
+    assert_clean_failure(run_cli_here("eval", "--model", "nosuchprovider/x", "--log-dir", str(tmp_path / "b")), "unknown model provider 'nosuchprovider'")
     assert not (tmp_path / "b").exists(), "a bad model name leaves no run folder behind"
-    assert_clean_failure(run_cli("eval", "--model", f"hf/{tmp_path}/no-model-here", "--log-dir", str(tmp_path / "c")), "cannot load model")
+    assert_clean_failure(run_cli_here("eval", "--model", f"hf/{tmp_path}/no-model-here", "--log-dir", str(tmp_path / "c")), "cannot load model")
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):
     no_key = {k: "" for k in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZUREAI_OPENAI_API_KEY")}
-    assert_clean_failure(run_cli("eval", "--model", "openai/gpt-4o-mini", "--log-dir", str(tmp_path / "a"), env=no_key), "set OPENAI_API_KEY")
-    assert_clean_failure(run_cli("eval", "--model", "openai-api/my-server/m", "--log-dir", str(tmp_path / "b")), "set MY_SERVER_API_KEY")
-    assert_clean_failure(run_cli("eval", "--judge", "llamaguard", "--judge-model", "openai/guard", "--log-dir", str(tmp_path / "c"), env=no_key),
+    assert_clean_failure(run_cli_here("eval", "--model", "openai/gpt-4o-mini", "--log-dir", str(tmp_path / "a"), env=no_key), "set OPENAI_API_KEY")
+    assert_clean_failure(run_cli_here("eval", "--model", "openai-api/my-server/m", "--log-dir", str(tmp_path / "b")), "set MY_SERVER_API_KEY")
+    assert_clean_failure(run_cli_here("eval", "--judge", "llamaguard", "--judge-model", "openai/guard", "--log-dir", str(tmp_path / "c"), env=no_key),
                          "set OPENAI_API_KEY")
-    assert_clean_failure(run_cli("eval", "--max-tokens", "0", "--log-dir", str(tmp_path / "d")), "--max-tokens must be at least 1")
+    assert_clean_failure(run_cli_here("eval", "--max-tokens", "0", "--log-dir", str(tmp_path / "d")), "--max-tokens must be at least 1")
     assert not any((tmp_path / d).exists() for d in "abcd")
 
 
 def test_raw_render_on_a_chat_only_api():
-    assert_clean_failure(run_cli("eval", "--model", "openai/gpt-4o", "--render", "raw"), "no plain-completion API")
+    assert_clean_failure(run_cli_here("eval", "--model", "openai/gpt-4o", "--render", "raw"), "no plain-completion API")
 
 
 def test_unreachable_api_fails_fast_and_keeps_the_key_secret(tmp_path):
     key = "sk-live-THIS-MUST-NOT-LEAK-123456"
     env = {"LOCAL_BASE_URL": f"http://127.0.0.1:{closed_port()}/v1", "LOCAL_API_KEY": key}
-    result = run_cli("eval", "--model", "openai-api/local/m", "--limit", "2", "--log-dir", str(tmp_path / "r"), env=env)
+    result = run_cli_here("eval", "--model", "openai-api/local/m", "--limit", "2", "--log-dir", str(tmp_path / "r"), env=env)
     assert_clean_failure(result, "cannot reach model 'openai-api/local/m'")
     assert key not in result.stderr + result.stdout
 
 
 def test_usage_errors_exit_2():
-    result = run_cli("eval", "--limit", "notanumber")
+    result = run_cli_here("eval", "--limit", "notanumber")
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
 def test_data_commands(shared_data):
-    listing = run_cli("data", "list")
+    listing = run_cli_here("data", "list")
     assert listing.returncode == 0 and "dangerousqa" in listing.stdout and "smoke" in listing.stdout
-    info = run_cli("data", "info", "harmfulqa")  # the slice in tests/data/shared
+    info = run_cli_here("data", "info", "harmfulqa")  # the slice in tests/data/shared
     assert info.returncode == 0 and "17 questions" in info.stdout and "1 exact duplicates" in info.stdout
 
 
@@ -117,7 +118,7 @@ def test_eval_against_an_api_with_the_llm_judge(tmp_path, openai_server):
 
     openai_server.responder = responder
     log_dir = tmp_path / "r"
-    result = run_cli(
+    result = run_cli_here(
         "eval", "--model", "openai-api/local/target", "--template", "standard,cou", "--judge", "llm",
         "--judge-model", "openai-api/local/judge", "--log-dir", str(log_dir), "--display", "none",
     )
@@ -146,7 +147,7 @@ def test_eval_against_an_api_with_the_llm_judge(tmp_path, openai_server):
 def test_raw_render_uses_the_completions_endpoint(tmp_path, openai_server):
     openai_server.responder = lambda prompt, body: "(Internal thought: fine) Here is how.\nRed-LM: thanks"
     log_dir = tmp_path / "r"
-    result = run_cli(
+    result = run_cli_here(
         "eval", "--model", "openai-api/local/target", "--template", "cou", "--render", "raw", "--limit", "2",
         "--log-dir", str(log_dir), "--display", "none",
     )
@@ -159,9 +160,9 @@ def test_raw_render_uses_the_completions_endpoint(tmp_path, openai_server):
 
 def test_changing_the_judge_in_a_used_log_dir_is_refused(tmp_path, openai_server):
     log_dir = tmp_path / "r"
-    first = run_cli("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--judge", "refusal", "--log-dir", str(log_dir), "--display", "none")
+    first = run_cli_here("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--judge", "refusal", "--log-dir", str(log_dir), "--display", "none")
     assert first.returncode == 0, first.stderr[-2000:]
-    second = run_cli("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--log-dir", str(log_dir),
+    second = run_cli_here("eval", "--model", "openai-api/local/t", "--limit", "1", "--template", "standard", "--log-dir", str(log_dir),
                      "--judge", "llm", "--judge-model", "openai-api/local/j")
     assert_clean_failure(second, "holds a run with judge='refusal'")
 
@@ -218,7 +219,7 @@ def test_eval_adds_the_corrected_asr_from_a_calibration(tmp_path, openai_server)
     calibration = tmp_path / "cal.json"
     calibration.write_text(json.dumps({"judge": "refusal", "metrics": {"tp": 90, "fn": 10, "tn": 60, "fp": 40}}))
     log_dir = tmp_path / "r"
-    result = run_cli(
+    result = run_cli_here(
         "eval", "--model", "openai-api/local/t", "--template", "standard", "--judge", "refusal", "--limit", "8",
         "--judge-calibration", str(calibration), "--log-dir", str(log_dir), "--display", "none",
     )
@@ -233,7 +234,7 @@ def test_eval_adds_the_corrected_asr_from_a_calibration(tmp_path, openai_server)
     assert run["judge_quality"]["offline"] and "worst held-out agreement" in run["judge_quality"]["summary"]
     assert "for numbers you publish" in " ".join(result.stdout.split())
     assert "corrected" in (log_dir / "summary.md").read_text()
-    bad = run_cli("eval", "--model", "openai-api/local/t", "--judge", "refusal", "--judge-calibration", str(tmp_path / "missing.json"))
+    bad = run_cli_here("eval", "--model", "openai-api/local/t", "--judge", "refusal", "--judge-calibration", str(tmp_path / "missing.json"))
     assert_clean_failure(bad, "cannot read judge calibration")
 
 
@@ -245,7 +246,7 @@ def test_rubric_scores_are_kept_per_sample(tmp_path, openai_server):
 
     openai_server.responder = responder
     log_dir = tmp_path / "r"
-    result = run_cli(
+    result = run_cli_here(
         "eval", "--model", "openai-api/local/t", "--template", "standard", "--judge", "rubric", "--judge-model",
         "openai-api/local/grader", "--log-dir", str(log_dir), "--display", "none",
     )

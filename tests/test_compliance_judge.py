@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli_here
 from redinstruct.judges import compliance_class, compliance_metrics, get_judge, parse_compliance
 from redinstruct.judges._compliance import ComplianceHead, packaged_head_path
 
@@ -48,7 +48,7 @@ def test_offline_judge_sorts_clear_cases() -> None:
 def test_calibrate_on_xstest_labels_reports_three_way_and_binary(shared_data: Path, tmp_path: Path) -> None:
     labels = shared_data / "xstest" / "xstest_v2_completions_mistralinstruct.csv"
     out = tmp_path / "compliance.json"
-    run = run_cli("judge", "calibrate", "--judge", "compliance", "--labels", str(labels), "--question-col", "prompt",
+    run = run_cli_here("judge", "calibrate", "--judge", "compliance", "--labels", str(labels), "--question-col", "prompt",
                   "--response-col", "completion", "--label-col", "final_label", "--out", str(out))
     assert run.returncode == 0, run.stderr[-2000:]
     metrics = json.loads(out.read_text())["metrics"]
@@ -57,7 +57,7 @@ def test_calibrate_on_xstest_labels_reports_three_way_and_binary(shared_data: Pa
     assert "3-way agreement" in run.stdout
 
     # a harm judge cannot be measured against compliance classes without --positive
-    run = run_cli("judge", "calibrate", "--judge", "refusal", "--labels", str(labels), "--question-col", "prompt",
+    run = run_cli_here("judge", "calibrate", "--judge", "refusal", "--labels", str(labels), "--question-col", "prompt",
                   "--response-col", "completion", "--label-col", "final_label")
     assert run.returncode == 2 and "holds compliance classes" in run.stderr and "Traceback" not in run.stderr
 

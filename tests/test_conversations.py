@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import CLI, REPO_ROOT, clean_exit, default_sigint, run_cli
+from conftest import CLI, REPO_ROOT, clean_exit, default_sigint, run_cli, run_cli_here
 
 from redinstruct._testing.openai_server import OpenAICompatibleServer
 
@@ -135,7 +135,7 @@ def test_a_reply_that_copies_the_attackers_turn_is_an_echo(tmp_path: Path, opena
     openai_server.responder = parrot
     log_dir = tmp_path / "run"
     # the refusal judge calls any non-refusal harmful: without echo detection a parrot "succeeds" at turn 1
-    result = run_cli("eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
+    result = run_cli_here("eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
                      "--log-dir", str(log_dir))
     clean_exit(result)
     by_id = {r["question_id"]: r for r in records(log_dir)}
@@ -182,7 +182,7 @@ def test_redlm_backtracks_a_refused_turn(tmp_path: Path, openai_server: OpenAICo
         monkeypatch.setenv("RED_API_KEY", "sk-test-attacker")
         common = ["eval", "--attack", "redlm", "--attacker-model", "openai-api/red/attacker", "--dataset", "demo", "--limit", "2",
                   "--model", "openai-api/local/target", "--judge", "refusal", "--turns", "2"]
-        result = run_cli(*common, "--log-dir", str(tmp_path / "backtrack"))
+        result = run_cli_here(*common, "--log-dir", str(tmp_path / "backtrack"))
         clean_exit(result)
         for line in records(tmp_path / "backtrack"):
             assert line["verdict"] == "harmful" and line["first_success_turn"] == 1 and line["backtracks"] == 1
@@ -200,7 +200,7 @@ def test_redlm_backtracks_a_refused_turn(tmp_path: Path, openai_server: OpenAICo
         prompts_dir.mkdir()
         builtin = (REPO_ROOT / "src" / "redinstruct" / "prompts" / "attacker" / "redlm_turn.txt").read_text()
         (prompts_dir / "redlm_turn.txt").write_text("CUSTOM ATTACKER PROMPT. " + builtin)
-        result = run_cli(*common, "--backtracks", "0", "--attacker-prompts", str(prompts_dir), "--log-dir", str(tmp_path / "none"))
+        result = run_cli_here(*common, "--backtracks", "0", "--attacker-prompts", str(prompts_dir), "--log-dir", str(tmp_path / "none"))
         clean_exit(result)
         lines = records(tmp_path / "none")
         assert [(r["verdict"], r["first_success_turn"], r["backtracks"], len(r["turns"])) for r in lines] == [("unharmful", None, 0, 2)] * 2
@@ -210,7 +210,7 @@ def test_redlm_backtracks_a_refused_turn(tmp_path: Path, openai_server: OpenAICo
         summary = json.loads((tmp_path / "none" / "summary.json").read_text())[0]["conversation"]
         assert [p["asr"] for p in summary["asr_by_turn"]] == [0.0, 0.0] and [s["refusal_rate"] for s in summary["refusals_by_turn"]] == [1.0, 1.0]
         # other settings are refused in the same folder: they would change what its lines mean
-        again = run_cli(*common, "--backtracks", "1", "--attacker-prompts", str(prompts_dir), "--log-dir", str(tmp_path / "none"))
+        again = run_cli_here(*common, "--backtracks", "1", "--attacker-prompts", str(prompts_dir), "--log-dir", str(tmp_path / "none"))
         assert again.returncode == 2 and "backtracks=0" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
@@ -292,7 +292,7 @@ def test_bad_conversation_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     for args, message in cases:
         log_dir = tmp_path / f"run{cases.index((args, message))}"
         # the target is never contacted: every case stops before the first conversation
-        result = run_cli("eval", *args, "--model", "openai-api/down/target", "--log-dir", str(log_dir), env=env)
+        result = run_cli_here("eval", *args, "--model", "openai-api/down/target", "--log-dir", str(log_dir), env=env)
         assert result.returncode == 2, (args, result.stderr[-1000:])
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr and not (log_dir / "samples.jsonl").exists(), args
@@ -343,7 +343,7 @@ def test_a_failing_target_is_exit_1_and_the_rerun_continues_from_the_failed_turn
     log_dir = tmp_path / "run"
     command = ["eval", "--attack", "replay", "--dataset", str(REPLAY), "--model", "openai-api/local/target", "--judge", "refusal",
                "--log-dir", str(log_dir)]
-    failed = run_cli(*command)
+    failed = run_cli_here(*command)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr  # nothing usable is never exit 0
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: nothing usable: all 2 sample(s) of openai-api/local/target | red_conversations | replay ended in an error")
@@ -354,7 +354,7 @@ def test_a_failing_target_is_exit_1_and_the_rerun_continues_from_the_failed_turn
 
     openai_server.responder = refuse_twice
     sent_before = len(openai_server.requests)
-    fixed = run_cli(*command)
+    fixed = run_cli_here(*command)
     clean_exit(fixed)
     assert "retrying 2 conversation(s)" in fixed.stderr
     resumed = [r["body"] for r in openai_server.requests[sent_before:] if r["prompt"] != CHECK]
@@ -366,7 +366,7 @@ def test_single_turn_run_with_nothing_usable_is_exit_1(tmp_path: Path, openai_se
     from redinstruct._testing.openai_server import HTTPFailure
 
     openai_server.responder = lambda prompt, body: "OK" if prompt == CHECK else HTTPFailure(400, "bad request")
-    result = run_cli("eval", "--model", "openai-api/local/target", "--dataset", "demo", "--template", "standard", "--limit", "3",
+    result = run_cli_here("eval", "--model", "openai-api/local/target", "--dataset", "demo", "--template", "standard", "--limit", "3",
                      "--judge", "refusal", "--log-dir", str(tmp_path / "run"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: nothing usable: all 3 sample(s) of openai-api/local/target | demo | standard ended in an error")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, run_cli_here
 from redinstruct.errors import JudgeError
 from redinstruct.judges import CrossEncoderScorer, get_judge, load_labels
 from redinstruct.judges._crossencoder import WEIGHTS_FILE, fit_crossencoder, packaged_crossencoder_dir
@@ -77,16 +77,16 @@ def test_bad_judge_folder_is_a_clear_error(tmp_path):
 
 def test_train_and_calibrate_commands_with_text_labels(tmp_path):
     out = tmp_path / "judge"
-    done = run_cli("judge", "train", "--labels", str(PAIRS), "--positive", "harmful", "--epochs", "1", "--batch-size", "4", "--out", str(out))
+    done = run_cli_here("judge", "train", "--labels", str(PAIRS), "--positive", "harmful", "--epochs", "1", "--batch-size", "4", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert (out / WEIGHTS_FILE).is_file() and json.loads((out / "crossencoder.json").read_text())["provenance"]["n_train"] == 12
     cal = tmp_path / "cal.json"
-    done = run_cli("judge", "calibrate", "--labels", str(PAIRS), "--judge", "crossencoder", "--judge-model", str(out),
+    done = run_cli_here("judge", "calibrate", "--labels", str(PAIRS), "--judge", "crossencoder", "--judge-model", str(out),
                    "--positive", "harmful", "--out", str(cal))
     assert done.returncode == 0, done.stderr
     report = json.loads(cal.read_text())
     assert report["metrics"]["n"] == 12 and report["positive"] == "harmful"
     assert report["metrics"]["tp"] + report["metrics"]["fn"] == 4
-    done = run_cli("judge", "calibrate", "--labels", str(PAIRS), "--judge", "refusal")
+    done = run_cli_here("judge", "calibrate", "--labels", str(PAIRS), "--judge", "refusal")
     assert done.returncode != 0 and "label must be 0 or 1" in done.stderr and "--positive" in done.stderr
     assert "Traceback" not in done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from redinstruct.safealign._data import load_general_conversations, load_harmfulqa_conversations
 
 
@@ -49,7 +49,7 @@ def test_distill_on_smollm2_then_resume(tmp_path: Path) -> None:
             assert chosen["key"].endswith("#general") and rejected["key"].endswith("#refusal") and rejected["refusal"]
     # a rerun generates nothing: every reply is already in distill.jsonl
     before = (out / "distill.jsonl").read_text()
-    run = run_cli(*args)
+    run = run_cli_here(*args)
     assert run.returncode == 0 and "distill:" not in run.stdout
     assert (out / "distill.jsonl").read_text() == before
 
@@ -88,5 +88,5 @@ def test_contrastive_pairs_sides(tmp_path: Path) -> None:
 def test_distill_bad_context_file(tmp_path: Path) -> None:
     context = tmp_path / "context.json"
     context.write_text(json.dumps({"system": "be safe", "shots": [{"user": "x"}]}))
-    run = run_cli("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "1", "--out", str(tmp_path / "o"), "--context", str(context))
+    run = run_cli_here("harmfulqa", "distill", "--model", "smollm2", "--questions", "demo", "--limit", "1", "--out", str(tmp_path / "o"), "--context", str(context))
     assert run.returncode == 2 and "expected {'system': str, 'shots'" in run.stderr

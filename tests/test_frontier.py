@@ -1,8 +1,6 @@
 """Checkpoints on the safety / helpfulness frontier: the rule, and periodic validation on a tiny model built from a config."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from safetensors.torch import load_file
@@ -71,9 +69,10 @@ def test_periodic_validation_logs_points_and_keeps_the_chosen_checkpoint(tiny_ba
 
 
 def test_validation_needs_all_three_options(tiny_base, data_files, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(data_files / "harmfulqa.json"),
-                             "--out", str(tmp_path / "x"), "--eval-every", "5", "--val-harmful", str(data_files / "val_harmful.json")],
-                            capture_output=True, text=True, timeout=120)
+    from conftest import run_cli_here
+
+    result = run_cli_here("align", "--base", str(tiny_base), "--data", str(data_files / "harmfulqa.json"),
+                          "--out", str(tmp_path / "x"), "--eval-every", "5", "--val-harmful", str(data_files / "val_harmful.json"))
     assert result.returncode == 2 and "needs all of --eval-every N" in result.stderr and "Traceback" not in result.stderr
 
 

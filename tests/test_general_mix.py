@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli_here
 from redinstruct.errors import RedInstructError
 from redinstruct.safealign import AlignConfig
 from redinstruct.safealign._align import training_conversations
@@ -55,5 +55,5 @@ def test_fraction_sets_the_share_of_general_conversations(tmp_path: Path) -> Non
 
 
 def test_fraction_without_general_data_is_a_clear_error(tmp_path: Path) -> None:
-    run = run_cli("align", "--base", "smollm2", "--data", str(_harmfulqa(tmp_path / "hq.json", 2)), "--out", str(tmp_path / "o"), "--general-fraction", "0.5")
+    run = run_cli_here("align", "--base", "smollm2", "--data", str(_harmfulqa(tmp_path / "hq.json", 2)), "--out", str(tmp_path / "o"), "--general-fraction", "0.5")
     assert run.returncode == 2 and "--general-fraction needs --general FILE" in run.stderr and "Traceback" not in run.stderr

@@ -17,7 +17,7 @@ from redinstruct._testing.openai_server import HTTPFailure
 from redinstruct.errors import RunFailed
 from redinstruct.harmfulqa import GenerateSettings, generate_harmfulqa, generation_stats
 
-from conftest import run_cli
+from conftest import run_cli_here
 
 PROSE = "Certainly! Academic life offers many fascinating areas, each with its own history and methods worth exploring."
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -25,7 +25,7 @@ SMALL = ["--topics", "2", "--subtopics-per-topic", "2", "--questions-per-subtopi
 
 
 def _generate(out: Path, *extra: str):
-    return run_cli("harmfulqa", "generate", "--model", "openai-api/local/gen", "--out", str(out), *SMALL, *extra, timeout=300)
+    return run_cli_here("harmfulqa", "generate", "--model", "openai-api/local/gen", "--out", str(out), *SMALL, *extra, timeout=300)
 
 
 def _records(path: Path) -> list[dict]:
@@ -104,7 +104,7 @@ def test_a_subtopic_that_always_refuses_is_counted_and_only_it_is_retried(tmp_pa
     assert "questions: wanted 8, got 4; 4 units, 2 failed (2 refused, 0 unparseable, 0 generation errors), 6 attempts" in first.stdout
     stats = generation_stats(tmp_path)["per_stage"]["questions"]
     assert stats["refused"] == 2 and stats["failed"] == 2
-    summary = run_cli("harmfulqa", "stats", str(tmp_path))
+    summary = run_cli_here("harmfulqa", "stats", str(tmp_path))
     assert summary.returncode == 0 and json.loads(summary.stdout)["per_stage"]["questions"]["refused"] == 2
 
     before = len(openai_server.requests)
@@ -154,5 +154,5 @@ def test_inspect_engine_is_one_flag_away(tmp_path, openai_server):
 
 
 def test_bad_retries_is_one_line(tmp_path):
-    run = run_cli("harmfulqa", "generate", "--model", "smollm2", "--out", str(tmp_path), "--retries", "-1")
+    run = run_cli_here("harmfulqa", "generate", "--model", "smollm2", "--out", str(tmp_path), "--retries", "-1")
     assert run.returncode == 2 and run.stderr.strip() == "error: --retries must be at least 0"

@@ -34,9 +34,9 @@ def test_bf16_and_fp32_give_the_same_verdicts_and_say_which_ran(monkeypatch):
 
 
 def test_a_bad_precision_setting_stops_the_run_before_any_sample(tmp_path):
-    from conftest import run_cli
+    from conftest import run_cli_here
 
-    run = run_cli("eval", "--model", "smollm2", "--dataset", "demo", "--limit", "1", "--log-dir", str(tmp_path / "run"),
+    run = run_cli_here("eval", "--model", "smollm2", "--dataset", "demo", "--limit", "1", "--log-dir", str(tmp_path / "run"),
                   env={PRECISION_ENV: "fp8"})
     assert run.returncode == 2, run.stderr[-1000:]
     assert run.stderr.strip().splitlines()[-1] == "error: REDINSTRUCT_JUDGE_PRECISION must be one of auto, fp32, bf16, not 'fp8'"

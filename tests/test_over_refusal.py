@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from redinstruct.data import load_questions
 from redinstruct.errors import DatasetError
 from redinstruct.redeval._metrics import refusal_stats, summarize, summary_markdown
@@ -94,7 +94,7 @@ def test_eval_xstest_reports_over_refusal_beside_asr(tmp_path: Path) -> None:
 
     # the report shows the same table and a safety / over-refusal plot
     report = tmp_path / "report.html"
-    assert run_cli("report", str(log_dir), "--out", str(report)).returncode == 0
+    assert run_cli_here("report", str(log_dir), "--out", str(report)).returncode == 0
     html = report.read_text()
     assert "Over-refusal: safe prompts refused" in html and 'class="plot scatter"' in html
 
@@ -116,5 +116,5 @@ def test_eval_on_a_labelled_csv_of_your_own(tmp_path: Path) -> None:
     assert summary["model"] == "SmolLM2 (base)" and "SmolLM2 (base)" in run.stdout
     manifest = json.loads((log_dir / "run.json").read_text())
     assert manifest["config"]["models"] == ["smollm2"] and manifest["config"]["names"] == ["SmolLM2 (base)"]
-    bad = run_cli("eval", "--dataset", str(path), "--model", "smollm2", "--name", "a", "--name", "b", "--log-dir", str(tmp_path / "x"))
+    bad = run_cli_here("eval", "--dataset", str(path), "--model", "smollm2", "--name", "a", "--name", "b", "--log-dir", str(tmp_path / "x"))
     assert bad.returncode == 2 and "give one --name per --model" in bad.stderr

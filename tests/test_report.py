@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli_here
 
 from redinstruct.errors import RedInstructError
 from redinstruct.report import collect, write_report
@@ -82,7 +82,7 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
 
 
 def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
-    run = run_cli("report", str(run_folder), "--out", str(tmp_path / "r.html"), "--figures", str(tmp_path / "figs"),
+    run = run_cli_here("report", str(run_folder), "--out", str(tmp_path / "r.html"), "--figures", str(tmp_path / "figs"),
                   "--rename", "base-model=SmolLM2")
     assert run.returncode == 0, run.stderr
     assert "| SmolLM2 | 50.0% [15.0-85.0] (n=4) |" in (tmp_path / "summary.md").read_text()  # shown under its new name
@@ -94,7 +94,7 @@ def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
 
     root = ET.parse(tmp_path / "figs" / "asr-demo.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox")
-    run = run_cli("report", str(tmp_path / "nope"))
+    run = run_cli_here("report", str(tmp_path / "nope"))
     assert run.returncode == 2 and "is not a folder" in run.stderr
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 from redinstruct.errors import RedInstructError
 from redinstruct.reproduce import load_config, preset_names
@@ -81,7 +81,7 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
 
     # a rerun redoes nothing: weights, samples and utility results stay as they were
     stamps = {p: p.stat().st_mtime_ns for p in [*(out / "models").rglob("model.safetensors"), *(out / "utility").iterdir()]}
-    run = run_cli("reproduce", "--config", str(tiny_config), "--out", str(out))
+    run = run_cli_here("reproduce", "--config", str(tiny_config), "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "[align blue] done before: skipped" in run.stdout and "[align blue-red] done before: skipped" in run.stdout
     assert run.stdout.count("done before: skipped") == 7  # 3 trainings + 4 utility runs
@@ -111,5 +111,5 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     bad.write_text("base: x\nlearning_rate: 3\n")
     with pytest.raises(RedInstructError, match="unknown setting"):
         load_config(str(bad), None, {})
-    run = run_cli("reproduce", "--out", str(tmp_path / "o"), "--base", "smollm2")
+    run = run_cli_here("reproduce", "--out", str(tmp_path / "o"), "--base", "smollm2")
     assert run.returncode == 2 and "no training data" in run.stderr

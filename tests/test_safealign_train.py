@@ -88,8 +88,9 @@ def test_align_command_end_to_end(tiny_base, harmfulqa_file, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "config.json").is_file() and (out / "training_log.jsonl").is_file()
-    bad = subprocess.run([sys.executable, "-m", "redinstruct.cli", "align", "--base", str(tiny_base), "--data", str(harmfulqa_file),
-                          "--out", str(tmp_path / "x"), "--strategy", "dpo"], capture_output=True, text=True, timeout=120, env={**os.environ})
+    from conftest import run_cli_here
+
+    bad = run_cli_here("align", "--base", str(tiny_base), "--data", str(harmfulqa_file), "--out", str(tmp_path / "x"), "--strategy", "dpo")
     assert bad.returncode == 2 and "--chat-template model" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 from redinstruct.errors import RedInstructError
 from redinstruct.utility import parse_fewshot, parse_tasks
@@ -136,7 +136,7 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
     paths = []
     for n in range(2):
         paths.append(tmp_path / f"hhh{n}.json")
-        run = run_cli("utility", "--model", "smollm2", "--tasks", "hhh", "--limit", "4", "--data-dir", str(utility_dir), "--out", str(paths[-1]))
+        run = run_cli_here("utility", "--model", "smollm2", "--tasks", "hhh", "--limit", "4", "--data-dir", str(utility_dir), "--out", str(paths[-1]))
         assert run.returncode == 0, run.stderr[-2000:]
     first, second = (json.loads(p.read_text())["results"] for p in paths)
     assert first == second
@@ -146,7 +146,7 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
     changed["results"]["hhh_harmless"]["acc"] = first["hhh_harmless"]["acc"] + 0.5
     changed["settings"]["chat_template"] = True
     (tmp_path / "changed.json").write_text(json.dumps(changed))
-    run = run_cli("utility", "compare", str(paths[0]), str(tmp_path / "changed.json"))
+    run = run_cli_here("utility", "compare", str(paths[0]), str(tmp_path / "changed.json"))
     assert run.returncode == 0, run.stderr
     line = next(l for l in run.stdout.splitlines() if "hhh_harmless" in l)
     assert "+50.0" in line
@@ -154,12 +154,12 @@ def test_hhh_is_reproducible_and_compare_prints_the_difference(utility_dir: Path
 
 
 def test_utility_bad_input_is_one_line(tmp_path: Path, utility_dir: Path) -> None:
-    run = run_cli("utility", "--model", "smollm2", "--tasks", "gsm8k", "--data-dir", str(utility_dir))
+    run = run_cli_here("utility", "--model", "smollm2", "--tasks", "gsm8k", "--data-dir", str(utility_dir))
     assert run.returncode == 2 and run.stderr.startswith("error: unknown utility task") and "Traceback" not in run.stderr
-    run = run_cli("utility", "--model", "openai/gpt-4o", "--tasks", "hhh", "--data-dir", str(utility_dir))
+    run = run_cli_here("utility", "--model", "openai/gpt-4o", "--tasks", "hhh", "--data-dir", str(utility_dir))
     assert run.returncode == 2 and "local weights" in run.stderr
     (tmp_path / "x.json").write_text("[1]")
-    run = run_cli("utility", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
+    run = run_cli_here("utility", "compare", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
     assert run.returncode == 2 and "not a 'redinstruct utility' result" in run.stderr
-    run = run_cli("utility", "--model", "smollm2", "--tasks", "hhh", "--data-dir", str(tmp_path))
+    run = run_cli_here("utility", "--model", "smollm2", "--tasks", "hhh", "--data-dir", str(tmp_path))
     assert run.returncode == 2 and "lacks the files" in run.stderr

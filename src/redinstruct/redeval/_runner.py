@@ -105,18 +105,20 @@ def _validate_models(config: EvalConfig) -> list[ModelSpec]:
         raise RedInstructError("--max-tokens must be at least 1")
     if config.names and len(config.names) != len(config.models):
         raise RedInstructError(f"give one --name per --model ({len(config.models)} model(s), {len(config.names)} name(s))")
+    judge_specs = [resolve_model(name) for name in judge_models_of(config.judge_model)] if judge_needs_model(config.judge) else []
+    judge_needs_model(config.compliance_judge)
+    get_judge(config.compliance_judge, config.compliance_judge_model)
+    if judge_needs_model(config.compliance_judge):
+        judge_specs += [resolve_model(name) for name in judge_models_of(config.compliance_judge_model)]
+    for spec in judge_specs:  # judges first: a missing key is reported before the packaged model is converted (first use: ~30 s)
+        check_model_ready(spec)
     specs = [resolve_model(m, config.render, config.model_args) for m in config.models]
     if config.names:
         specs = [replace(spec, label=name) for spec, name in zip(specs, config.names)]
     labels = [spec.display for spec in specs]
     if len(set(labels)) != len(labels):
         raise RedInstructError(f"two models would show as the same name: {', '.join(sorted({n for n in labels if labels.count(n) > 1}))}")
-    judge_specs = [resolve_model(name) for name in judge_models_of(config.judge_model)] if judge_needs_model(config.judge) else []
-    judge_needs_model(config.compliance_judge)
-    get_judge(config.compliance_judge, config.compliance_judge_model)
-    if judge_needs_model(config.compliance_judge):
-        judge_specs += [resolve_model(name) for name in judge_models_of(config.compliance_judge_model)]
-    for spec in specs + judge_specs:  # before the run folder exists: a typo leaves nothing behind
+    for spec in specs:  # before the run folder exists: a typo leaves nothing behind
         check_model_ready(spec)
     return specs
 

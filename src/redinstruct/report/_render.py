@@ -128,7 +128,7 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
 
 
-def rendermarkdown_table(data: ReportData) -> str:
+def render_markdown(data: ReportData) -> str:
     """summary.md: the same tables, for papers and issues (the STARLING table also as LaTeX: summary.tex)."""
     lines = ["# redinstruct results", ""]
     runs = data.runs
