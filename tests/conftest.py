@@ -78,6 +78,24 @@ def run_cli_here(*args: str, env: dict[str, str] | None = None, timeout: float |
     return subprocess.CompletedProcess(["redinstruct", *args], code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
 
 
+def chromium_browser():
+    """Headless Chromium under Selenium (Debian's chromium and chromium-driver); skipped without them, a failure under CI."""
+    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test: install the Debian packages chromium and chromium-driver")
+        pytest.skip("chromium / chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage", "--window-size=1300,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
 def default_sigint() -> None:
     """preexec_fn for a child that must get Ctrl-C as from a terminal: an ignored SIGINT (left by an
     in-process test, or by the xdist worker) is inherited, and Python then never raises KeyboardInterrupt."""
@@ -156,3 +174,10 @@ def tiny_base(tmp_path_factory):
 
 
 from redinstruct._testing.openai_server import OpenAICompatibleServer  # noqa: E402  (type for fixtures)
+
+
+# property-based tests: no example database left in the checkout, no per-example deadline on a loaded 2-core machine
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("redinstruct", database=None, deadline=None)
+_hypothesis_settings.load_profile("redinstruct")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import CLI, REPO_ROOT, clean_exit, default_sigint, run_cli, run_cli_here
+from conftest import CLI, REPO_ROOT, chromium_browser, clean_exit, default_sigint, run_cli, run_cli_here
 
 from redinstruct._testing.openai_server import OpenAICompatibleServer
 
@@ -79,7 +79,7 @@ def test_replay_finds_the_first_successful_turn(replay_run: tuple[Path, subproce
     assert conversation["asr_by_turn"][2]["ci_low"] == pytest.approx(0.342, abs=1e-3)  # Wilson, 2 of 2
     assert [s["refusal_rate"] for s in conversation["refusals_by_turn"]] == [1.0, 1.0, 0.0]
     assert "ASR by turn" in result.stdout and "turn 3: 2" in result.stdout
-    assert "| replay | 0.0% [0.0-65.8] | 0.0% [0.0-65.8] | 100.0% [34.2-100.0] | turn 3: 2 | 0 | 0 |" in (log_dir / "summary.md").read_text()
+    assert r"| replay | 0.0% \[0.0-65.8] | 0.0% \[0.0-65.8] | 100.0% \[34.2-100.0] | turn 3: 2 | 0 | 0 |" in (log_dir / "summary.md").read_text()
     # the inspect log: one sample per conversation with every turn, readable like any other
     from inspect_ai.log import read_eval_log
 
@@ -94,7 +94,6 @@ def test_replay_finds_the_first_successful_turn(replay_run: tuple[Path, subproce
 
 def test_replay_report_shows_the_turns(replay_run: tuple[Path, subprocess.CompletedProcess[str], OpenAICompatibleServer], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
-    from test_report import _browser
 
     from redinstruct.report import write_report
 
@@ -102,7 +101,7 @@ def test_replay_report_shows_the_turns(replay_run: tuple[Path, subprocess.Comple
     clean_exit(result)
     html, summary = write_report([log_dir], tmp_path / "report.html")
     assert "## Conversations: ASR by turn" in summary.read_text()
-    browser = _browser()
+    browser = chromium_browser()
     try:
         browser.get(html.as_uri())
         header = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table.starling thead th")]
@@ -110,7 +109,7 @@ def test_replay_report_shows_the_turns(replay_run: tuple[Path, subprocess.Comple
         rows = browser.find_elements(By.CSS_SELECTOR, "table.asr-by-turn tbody tr")
         assert len(rows) == 1 and [td.text for td in rows[0].find_elements(By.TAG_NAME, "td")][3:6] == [
             "0.0% [0.0-65.8]", "0.0% [0.0-65.8]", "100.0% [34.2-100.0]"]
-        (plot,) = browser.find_elements(By.CSS_SELECTOR, "#figure-asr-by-turn svg.curve polyline")
+        (plot,) = browser.find_elements(By.CSS_SELECTOR, "[data-plot=asr-by-turn] svg.curve polyline")
         assert len(plot.get_attribute("points").split()) == 3
         samples = browser.find_elements(By.CSS_SELECTOR, "#samples .sample")
         assert len(samples) == 2 and "first harmful reply at turn 3" in samples[0].text

@@ -41,7 +41,7 @@ def test_summarize_groups_runs_and_topics():
     assert first["by_subtopic"]["A / a2"]["unharmful"] == 1
     md = summary_markdown(runs)
     # columns in the paper's order (Standard, CoT, CoU) whatever order the runs came in; small cells say their n
-    assert "| d / standard | d / cou |" in md and "| m1 | n/a (1 unknown) (n=0) | 66.7% [" in md and "(n=3)" in md
+    assert "| d / standard | d / cou |" in md and r"| m1 | n/a (1 unknown) (n=0) | 66.7% \[" in md and "(n=3)" in md
 
 
 def _conversation(verdict, first, compliances, planned=3):
@@ -70,4 +70,4 @@ def test_conversation_asr_by_turn_is_cumulative_and_leaves_unknowns_out():
     assert stats["first_success_turn"] == {"1": 1, "3": 1} and stats["backtracks"] == 1 and stats["turns"] == 3
     # refusals per turn count the replies at that turn, of every conversation that got there
     assert [(s["full_refusal"] + s["partial_refusal"], s["n"]) for s in stats["refusals_by_turn"]] == [(3, 5), (3, 3), (1, 3)]
-    assert "| m | d | redlm | 25.0% [4.6-69.9] | 25.0% [4.6-69.9] | 50.0% [15.0-85.0] | turn 1: 1, turn 3: 1 | 1 |" in summary_markdown([run])
+    assert r"| m | d | redlm | 25.0% \[4.6-69.9] | 25.0% \[4.6-69.9] | 50.0% \[15.0-85.0] | turn 1: 1, turn 3: 1 | 1 |" in summary_markdown([run])

@@ -64,7 +64,7 @@ def test_asr_counts_unsafe_prompts_and_over_refusal_safe_ones() -> None:
     assert run["refusal_unsafe"]["refusal_rate"] == 0.25
     assert set(run["by_topic"]) == {"t1"}  # topics of unsafe prompts only
     markdown = summary_markdown([run | {"judge_quality": {}}])
-    assert "## Over-refusal" in markdown and "42.9% [" in markdown and "| t1 | t2 |" in markdown
+    assert "## Over-refusal" in markdown and r"42.9% \[" in markdown and "| t1 | t2 |" in markdown
 
 
 def test_a_bank_without_labels_behaves_as_before() -> None:

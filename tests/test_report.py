@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_cli_here
+from conftest import chromium_browser, run_cli_here
 
 from redinstruct.errors import RedInstructError
 from redinstruct.report import collect, write_report
@@ -64,9 +64,9 @@ def test_tables_and_summary(run_folder: Path, tmp_path: Path) -> None:
     # the paper's table: Standard, CoT, CoU, the average, then utility; every cell from under 30 items says its n
     assert "| model | demo / standard | demo / cot | demo / cou | average ASR | HHH | MMLU |" in md
     # base / standard: 2 of 4 harmful; blue / cou: 1 harmful of 3 judged, 1 unknown
-    assert "| base-model | 50.0% [15.0-85.0] (n=4) | 25.0% [4.6-69.9] (n=4) | 100.0% [43.9-100.0] (1 unknown) (n=3) | 58.3% | 50.0 (n=10) | 50.0 (n=10) |" in md
-    assert f"| {BLUE} | 0.0% [0.0-49.0] (n=4) | 0.0% [0.0-49.0] (n=4) | 33.3% [6.1-79.2] (1 unknown) (n=3) | 11.1% | 60.0 (n=10) (+10.0) | 60.0 (n=10) (+10.0) |" in md
-    assert f"| {BLUE} | 60.0 [31-83] (n=10) (+10.0) | 60.0 [31-83] (n=10) (+10.0) |" in md  # HHH subsets: interval, n, change
+    assert r"| base-model | 50.0% \[15.0-85.0] (n=4) | 25.0% \[4.6-69.9] (n=4) | 100.0% \[43.9-100.0] (1 unknown) (n=3) | 58.3% | 50.0 (n=10) | 50.0 (n=10) |" in md
+    assert rf"| {BLUE} | 0.0% \[0.0-49.0] (n=4) | 0.0% \[0.0-49.0] (n=4) | 33.3% \[6.1-79.2] (1 unknown) (n=3) | 11.1% | 60.0 (n=10) (+10.0) | 60.0 (n=10) (+10.0) |" in md
+    assert rf"| {BLUE} | 60.0 \[31-83] (n=10) (+10.0) | 60.0 \[31-83] (n=10) (+10.0) |" in md  # HHH subsets: interval, n, change
     tex = summary.with_name("summary.tex").read_text()
     assert "\\begin{tabular}{lrrrrrr}" in tex and "\\textcolor{gray}{50.0\\% [15.0-85.0] (n=4)}" in tex
     assert "<script>alert(1)</script>" not in text  # reply text is data, escaped inside the JSON payload
@@ -85,7 +85,7 @@ def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
     run = run_cli_here("report", str(run_folder), "--out", str(tmp_path / "r.html"), "--figures", str(tmp_path / "figs"),
                   "--rename", "base-model=SmolLM2")
     assert run.returncode == 0, run.stderr
-    assert "| SmolLM2 | 50.0% [15.0-85.0] (n=4) |" in (tmp_path / "summary.md").read_text()  # shown under its new name
+    assert r"| SmolLM2 | 50.0% \[15.0-85.0] (n=4) |" in (tmp_path / "summary.md").read_text()  # shown under its new name
     assert (tmp_path / "r.html").is_file() and (tmp_path / "summary.md").is_file() and (tmp_path / "summary.tex").is_file()
     # every plot as its own SVG file, readable outside the page
     figures = sorted(p.name for p in (tmp_path / "figs").iterdir())
@@ -102,29 +102,12 @@ def test_report_cli_and_bad_folder(run_folder: Path, tmp_path: Path) -> None:
         collect([empty])
 
 
-def _browser():
-    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser test: install the Debian packages chromium and chromium-driver")
-        pytest.skip("chromium / chromedriver not installed (Debian: apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage", "--window-size=1300,2000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 def test_report_in_headless_chromium(run_folder: Path, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     html, _ = write_report([run_folder], tmp_path / "report.html", base_model="base-model")
-    browser = _browser()
+    browser = chromium_browser()
     try:
         browser.get(html.as_uri())
         # tables: one row per model in the STARLING, HHH and utility tables; templates in the paper's order
@@ -221,7 +204,7 @@ def test_frontier_plot_and_harmful_refusals(run_folder: Path, tmp_path: Path) ->
     assert curves == {"blue": [(s, safe, harmful) for s, harmful, safe in points]} and chosen == {"blue": 20}
     html, summary = write_report([run_folder], tmp_path / "out" / "report.html", base_model="base-model")
     text = html.read_text()
-    assert 'id="figure-frontier"' in text and text.count('class="chosen"') == 1
+    assert 'data-plot="frontier"' in text and text.count('class="chosen"') == 1
     md = summary.read_text()
     assert "## Harmful prompts refused" in md
     # base / standard: 2 of 4 replies harmful, so 2 of 4 refused

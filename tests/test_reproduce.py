@@ -73,7 +73,7 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
     # checkpoints on the frontier: the base and both steps measured, one kept, one curve per strategy in the report
     frontier = json.loads((out / "models" / "blue" / "frontier.json").read_text())
     assert [p["step"] for p in frontier["points"]] == [1, 2] and frontier["chosen"]["step"] in (1, 2) and frontier["harmful_prompts"] == 2
-    assert json.loads((out / "data" / "val_harmful.json").read_text()) and 'id="figure-frontier"' in report
+    assert json.loads((out / "data" / "val_harmful.json").read_text()) and 'data-plot="frontier"' in report
     # short runs log every step: a curve per strategy with every one of its (2) steps
     assert len((out / "models" / "blue" / "training_log.jsonl").read_text().splitlines()) >= 2
     summary = (out / "summary.md").read_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +22,18 @@ Key = TypeVar("Key", bound=Hashable)
 Line = dict[str, Any]
 
 
+# characters that Python's str.splitlines (and other line readers) take for line ends, though JSON may hold them raw
+_LINE_BREAKERS = re.compile("[\u2028\u2029\u0085]")
+
+
 def dump_line(line: Line) -> str:
-    """One journal line: JSON (UTF-8 kept), secrets masked, newline-terminated."""
-    return redact(json.dumps(line, ensure_ascii=False)) + "\n"
+    """One journal line: JSON (UTF-8 kept, but U+2028, U+2029 and U+0085 as \\u escapes), secrets masked, newline-terminated.
+
+    A reply may hold any character; written raw, those three end a line for many readers (`str.splitlines`
+    among them), and the sample would read as a damaged line.
+    """
+    text = json.dumps(line, ensure_ascii=False)
+    return redact(_LINE_BREAKERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)) + "\n"
 
 
 def _as_written(line: Line) -> Line:
@@ -39,15 +49,17 @@ def read_lines(path: str | Path) -> tuple[list[Line], bool]:
     if not path.is_file():
         return [], False
     lines, damaged = [], False
-    for text in path.read_text(encoding="utf-8").splitlines(keepends=True):
+    # lines end at "\n" only (files written before U+2028 and U+2029 were escaped may hold them raw)
+    *whole, tail = path.read_text(encoding="utf-8").split("\n")
+    if tail:
+        damaged = True  # the last line was cut short by a kill: skipped, its work is redone
+    for text in whole:
         try:
-            if not text.endswith("\n"):
-                raise ValueError("unterminated line")
             line = json.loads(text)
             if not isinstance(line, dict):
                 raise ValueError("not an object")
         except ValueError:
-            damaged = True  # cut short by a kill: skipped, its work is redone
+            damaged = True  # a damaged line: skipped, its work is redone
             continue
         lines.append(line)
     return lines, damaged

@@ -7,6 +7,8 @@ import math
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
+from .._escape import markdown_table, markdown_text
+
 Z95 = 1.959963984540054
 
 
@@ -170,7 +172,7 @@ def conversation_markdown(runs: list[dict[str, Any]]) -> list[str]:
     if not conversations:
         return []
     most = max(r["conversation"]["turns"] for r in conversations)
-    head = "| model | dataset | attack | " + " | ".join(f"turn {t}" for t in range(1, most + 1)) + " | first successful turn | backtracks | echoed turns |"
+    turns = [f"turn {t}" for t in range(1, most + 1)]
     lines = [
         "",
         "## Conversations: ASR by turn",
@@ -179,21 +181,21 @@ def conversation_markdown(runs: list[dict[str, Any]]) -> list[str]:
         "(the last turn is the run's ASR). A conversation stops at its first harmful reply. An echoed turn is a reply "
         "that copies the attacker's turn instead of answering: unharmful, and neither a refusal nor a compliance.",
         "",
-        head,
-        "|---|---|---|" + "---|" * (most + 3),
     ]
+    rows = []
     for r in conversations:
         c = r["conversation"]
         cells = [format_turn_cell(p) for p in c["asr_by_turn"]] + [""] * (most - len(c["asr_by_turn"]))
-        lines.append(f"| {r['model']} | {r['dataset']} | {r['template']} | " + " | ".join(cells) + f" | {first_success_text(c)} | {c['backtracks']} | {c.get('echoed_turns', 0)} |")
-    lines += ["", "Refusals per turn (full + partial refusals / classified replies at that turn, by the compliance judge):", "",
-              "| model | dataset | attack | " + " | ".join(f"turn {t}" for t in range(1, most + 1)) + " |", "|---|---|---|" + "---|" * most]
+        rows.append([r["model"], r["dataset"], r["template"], *cells, first_success_text(c), c["backtracks"], c.get("echoed_turns", 0)])
+    lines += markdown_table(["model", "dataset", "attack", *turns, "first successful turn", "backtracks", "echoed turns"], rows)
+    lines += ["", "Refusals per turn (full + partial refusals / classified replies at that turn, by the compliance judge):", ""]
+    rows = []
     for r in conversations:
         stats = r["conversation"]["refusals_by_turn"]
         cells = [("" if s["refusal_rate"] is None else f"{100 * s['refusal_rate']:.0f}% ({s['full_refusal'] + s['partial_refusal']}/{s['n'] - s['unknown']})")
                  for s in stats] + [""] * (most - len(stats))
-        lines.append(f"| {r['model']} | {r['dataset']} | {r['template']} | " + " | ".join(cells) + " |")
-    return lines
+        rows.append([r["model"], r["dataset"], r["template"], *cells])
+    return lines + markdown_table(["model", "dataset", "attack", *turns], rows)
 
 
 def format_refusal_cell(stats: Mapping[str, Any] | None) -> str:
@@ -239,29 +241,21 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
     lines = [
         "# RED-EVAL attack success rate",
         "",
-        f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}."
+        f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(markdown_text(j) for j in judges)}."
         + (
             " Corrected: Rogan-Gladen estimate for the judge's measured sensitivity and specificity, 95% bootstrap interval."
             if any(r.get("asr_corrected") is not None for r in runs)
             else ""
         ),
         "",
-        *(f"Judge {quality_line(j)}" for j in judges),
+        *(f"Judge {markdown_text(quality_line(j))}" for j in judges),
         "",
-        "| model | " + " | ".join(f"{d} / {t}" for d, t in columns) + " |",
-        "|---|" + "---|" * len(columns),
-    ]
-    for m in models:
-        lines.append(f"| {m} | " + " | ".join(cell.get((m, d, t), "") for d, t in columns) + " |")
-    lines += [
+        *markdown_table(["model", *(f"{d} / {t}" for d, t in columns)], [[m, *(cell.get((m, d, t), "") for d, t in columns)] for m in models]),
         "",
-        "| model | dataset | template | n | harmful | unharmful | unknown | echoes of the template (unharmful) |",
-        "|---|---|---|---|---|---|---|---|",
+        *markdown_table(["model", "dataset", "template", "n", "harmful", "unharmful", "unknown", "echoes of the template (unharmful)"],
+                        [[r["model"], r["dataset"], r["template"], r["n"], r["harmful"], r["unharmful"], r["unknown"], r.get("echo", 0)]
+                         for r in runs]),
     ]
-    for r in runs:
-        lines.append(
-            f"| {r['model']} | {r['dataset']} | {r['template']} | {r['n']} | {r['harmful']} | {r['unharmful']} | {r['unknown']} | {r.get('echo', 0)} |"
-        )
     lines += over_refusal_markdown(runs)
     lines += conversation_markdown(runs)
     return "\n".join(lines) + "\n"
@@ -281,22 +275,24 @@ def over_refusal_markdown(runs: list[dict[str, Any]]) -> list[str]:
         "Refusal rate = (full + partial refusals) / classified replies to prompts labelled safe, 95% Wilson interval; "
         "ASR counts only the prompts labelled unsafe. " + compliance_quality_line(),
         "",
-        "| model | dataset | template | ASR (unsafe prompts) | unsafe prompts refused | over-refusal (safe prompts) | full refusals only |",
-        "|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for r in with_safe:
         stats = r["over_refusal"]
         full = "n/a" if stats["full_refusal_rate"] is None else f"{100 * stats['full_refusal_rate']:.1f}% [{100 * stats['full_ci_low']:.1f}-{100 * stats['full_ci_high']:.1f}]"
         asr = format_cell(r) if r["n"] else "no unsafe prompts"
         refused_unsafe = format_refusal_cell(r.get("refusal_unsafe")) or "n/a"
-        lines.append(f"| {r['model']} | {r['dataset']} | {r['template']} | {asr} | {refused_unsafe} | {format_refusal_cell(stats)} | {full} |")
+        rows.append([r["model"], r["dataset"], r["template"], asr, refused_unsafe, format_refusal_cell(stats), full])
+    lines += markdown_table(["model", "dataset", "template", "ASR (unsafe prompts)", "unsafe prompts refused", "over-refusal (safe prompts)",
+                             "full refusals only"], rows)
     types = list(dict.fromkeys(t for r in with_safe for t in r["over_refusal_by_type"]))
     if types:
-        lines += ["", "| model | dataset | template | " + " | ".join(types) + " |", "|---|---|---|" + "---|" * len(types)]
+        rows = []
         for r in with_safe:
             cells = []
             for t in types:
                 stats = r["over_refusal_by_type"].get(t)
                 cells.append("" if not stats or stats["refusal_rate"] is None else f"{100 * stats['refusal_rate']:.0f}% ({stats['full_refusal'] + stats['partial_refusal']}/{stats['n'] - stats['unknown']})")
-            lines.append(f"| {r['model']} | {r['dataset']} | {r['template']} | " + " | ".join(cells) + " |")
+            rows.append([r["model"], r["dataset"], r["template"], *cells])
+        lines += ["", *markdown_table(["model", "dataset", "template", *types], rows)]
     return lines

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ._collect import ReportData, collect
 from ._render import plots, render_html, render_latex, render_markdown
 from ._svg import standalone
+
+
+def _file_name(stem: str, taken: set[str]) -> str:
+    """A plot's file name: its stem with anything but letters, digits, `-` and `_` made `_` (a dataset name
+    may hold `/` or `..`), shortened, and numbered when two stems come out the same."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:80] or "plot"
+    name, n = safe, 2
+    while name in taken:
+        name, n = f"{safe}-{n}", n + 1
+    taken.add(name)
+    return f"{name}.svg"
 
 
 def write_report(
@@ -37,8 +49,9 @@ def write_report(
     if figures is not None:
         folder = Path(figures)
         folder.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
         for stem, svg in plots(data.runs, data):
-            (folder / f"{stem}.svg").write_text(standalone(svg), encoding="utf-8")
+            (folder / _file_name(stem, taken)).write_text(standalone(svg), encoding="utf-8")
     return out, summary
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-from html import escape
-from typing import Any
-
 from importlib import resources
+from typing import Any
 
 from ..judges import compliance_quality_line, quality_line
 from ..redeval import SMALL_SAMPLE, template_rank
 from ._collect import ReportData
+from .._escape import html_text, markdown_text, script_json
 from ._svg import bar_chart, frontier_chart, heatmap, line_chart, scatter_chart
 from ._tables import (CONVERSATION_NOTE, conversation_tables, html_table, markdown_table, over_refusal_table, refused_unsafe_table,
                       safety_points, starling_latex, starling_table, utility_tables)
@@ -18,7 +19,16 @@ from ._tables import (CONVERSATION_NOTE, conversation_tables, html_table, markdo
 # the page's own style and script: package files, so they can be hashed for the Content-Security-Policy
 STYLE = resources.files("redinstruct.report").joinpath("assets/report.css").read_text(encoding="utf-8")
 SCRIPT = resources.files("redinstruct.report").joinpath("assets/report.js").read_text(encoding="utf-8")
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def _sha256(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode() + "'"
+
+
+# nothing runs or styles the page but its own script and style (allowed by their hashes); no request leaves it
+CSP = (f"default-src 'none'; script-src {_sha256(SCRIPT)}; style-src {_sha256(STYLE)}; img-src 'none'; base-uri 'none'; "
+       "form-action 'none'")
+
 
 def plots(runs: list[dict[str, Any]], data: ReportData) -> list[tuple[str, str]]:
     """(file stem, SVG) of every plot, in page order."""
@@ -74,10 +84,10 @@ def frontier_curves(data: ReportData) -> tuple[dict[str, list[tuple[int, float, 
 def render_html(data: ReportData, title: str = "redinstruct report") -> str:
     runs = data.runs
     judges = sorted({str(s.get("judge")) for s in data.samples})
-    sections = [f"<h1>{escape(title)}</h1>"]
+    sections = [f"<h1>{html_text(title)}</h1>"]
     if data.base_model:
         note = " Differences in the utility columns are from it." if data.utility else ""
-        sections.append(f'<p class="muted">Base model: {escape(data.base_model)}.{note}</p>')
+        sections.append(f'<p class="muted">Base model: {html_text(data.base_model)}.{note}</p>')
     small_note = (f'<p class="muted"><span class="small">Grey</span>: fewer than {SMALL_SAMPLE} items behind the number (n shown): '
                   "too few to read as a measurement.</p>")
     if runs or data.utility:
@@ -88,7 +98,7 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
                      "Utility: accuracy % (change from the base model).</p>",
                      html_table(starling_table(runs, data), "asr starling"), small_note]
     if runs:
-        judge_lines = [f"<li>{escape(quality_line(j))}</li>" for j in judges]
+        judge_lines = [f"<li>{html_text(quality_line(j))}</li>" for j in judges]
         sections.append(f"<h3>Judge</h3><ul class=\"judges\">{''.join(judge_lines)}</ul>")
         refused = refused_unsafe_table(runs)
         if refused:
@@ -99,11 +109,11 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
         if refusals:
             sections += ["<h2>Over-refusal: safe prompts refused</h2>",
                          '<p class="muted">Full + partial refusals / classified replies to prompts labelled safe, 95% Wilson interval; '
-                         "ASR above counts only prompts labelled unsafe. " + escape(compliance_quality_line()) + "</p>",
+                         "ASR above counts only prompts labelled unsafe. " + html_text(compliance_quality_line()) + "</p>",
                          html_table(refusals, "over-refusal")]
         conversations = conversation_tables(runs)
         if conversations:
-            sections += ["<h2>Conversations: ASR by turn</h2>", f'<p class="muted">{escape(CONVERSATION_NOTE)}</p>',
+            sections += ["<h2>Conversations: ASR by turn</h2>", f'<p class="muted">{html_text(CONVERSATION_NOTE)}</p>',
                          html_table(conversations[0], "asr-by-turn"), "<h3>Refusals per turn</h3>", html_table(conversations[1], "refusals-by-turn")]
     if data.utility:
         hhh, utility = utility_tables(data)
@@ -111,21 +121,23 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
             sections += ["<h2>HHH (BIG-bench, accuracy %, 95% Wilson interval)</h2>", html_table(hhh, "hhh")]
         sections += ["<h2>Utility (accuracy %, 95% Wilson interval)</h2>", html_table(utility, "utility")]
         settings = {m: r["settings"] for m, r in data.utility.items()}
-        sections.append("<p class=\"muted\">Settings: " + escape("; ".join(
+        sections.append("<p class=\"muted\">Settings: " + html_text("; ".join(
             f"{m}: few-shot {s.get('num_fewshot')}, limit {s.get('limit')}, chat template {s.get('chat_template')}, {s.get('source')}" for m, s in settings.items())) + "</p>")
     figures = plots(runs, data)
     if figures:
-        sections += ["<h2>Plots</h2>", '<div class="plots">' + "".join(f'<div class="figure" id="figure-{stem}">{svg}</div>' for stem, svg in figures) + "</div>"]
+        # ids from the plot's place on the page, never from a name (a dataset may be called anything)
+        sections += ["<h2>Plots</h2>", '<div class="plots">' + "".join(
+            f'<div class="figure" id="figure-{index}" data-plot="{html_text(stem)}">{svg}</div>' for index, (stem, svg) in enumerate(figures)) + "</div>"]
     if data.samples:
         filters = "".join(f'<label>{k} <select id="filter-{k}"><option value="">all</option></select></label>' for k in ("model", "template", "verdict", "topic"))
-        payload = json.dumps(data.samples, ensure_ascii=False).replace("</", "<\\/")
+        payload = script_json(data.samples)
         sections += ["<h2>Samples</h2>", f'<div id="filters">{filters}</div><p id="sample-count"></p><div id="samples"></div>',
                      f'<script type="application/json" id="sample-data">{payload}</script>', f"<script>{SCRIPT}</script>"]
     if data.config:
-        sections += ["<h2>Configuration</h2>", f"<pre>{escape(json.dumps(data.config, indent=1))}</pre>"]
+        sections += ["<h2>Configuration</h2>", f"<pre>{html_text(json.dumps(data.config, indent=1))}</pre>"]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
+            f"<title>{html_text(title)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
 
 
 def render_markdown(data: ReportData) -> str:
@@ -136,8 +148,8 @@ def render_markdown(data: ReportData) -> str:
         judges = sorted({str(s.get("judge")) for s in data.samples})
         lines += ["## STARLING table: RED-EVAL attack success rate and utility", ""]
         if runs:
-            lines += [f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(judges)}.", "",
-                      *(f"Judge {quality_line(j)}" for j in judges), ""]
+            lines += [f"ASR = harmful / (harmful + unharmful), 95% Wilson interval; judge: {', '.join(markdown_text(j) for j in judges)}.", "",
+                      *(f"Judge {markdown_text(quality_line(j))}" for j in judges), ""]
         lines += [f"(n=...): fewer than {SMALL_SAMPLE} items behind the number, too few to read as a measurement. "
                   "Utility: accuracy % (change from the base model).", "", *markdown_table(starling_table(runs, data)), ""]
     if runs:

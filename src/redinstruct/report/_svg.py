@@ -6,7 +6,7 @@ legends keep whole names (the plot grows to fit them). `standalone` makes a plot
 
 from __future__ import annotations
 
-from html import escape
+from .._escape import xml_text
 from typing import Sequence
 
 PALETTE = ("#3b6fb6", "#d1603d", "#4f9a5a", "#8a5bb4", "#c9a227", "#5aa7b8", "#a64d79", "#777777")
@@ -19,7 +19,7 @@ SVG_STYLE = (
 
 
 def _open(cls: str, title: str, width: float, height: float) -> str:
-    return (f'<svg class="plot {cls}" role="img" aria-label="{escape(title)}" width="{width:.0f}" height="{height:.0f}" '
+    return (f'<svg class="plot {cls}" role="img" aria-label="{xml_text(title)}" width="{width:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {width:.0f} {height:.0f}" preserveAspectRatio="xMinYMin meet">')
 
 
@@ -29,7 +29,7 @@ def _legend_width(series: Sequence[str]) -> float:
 
 def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
     return [f'<rect x="{x}" y="{y + 18 * i}" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
-            f'<text x="{x + 14}" y="{y + 18 * i + 9}" class="tick legend">{escape(name)}</text>' for i, name in enumerate(series)]
+            f'<text x="{x + 14}" y="{y + 18 * i + 9}" class="tick legend">{xml_text(name)}</text>' for i, name in enumerate(series)]
 
 
 def bar_chart(groups: Sequence[str], series: Sequence[str], values: dict[tuple[str, str], tuple[float | None, float | None, float | None]],
@@ -42,13 +42,13 @@ def bar_chart(groups: Sequence[str], series: Sequence[str], values: dict[tuple[s
     plot_h = height - bottom - top
     slot = plot_w / max(1, len(groups))
     bar_w = slot * 0.8 / max(1, len(series))
-    out = [_open("bars", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out = [_open("bars", title, width, height), f'<text x="{left}" y="16" class="title">{xml_text(title)}</text>']
     for tick in (0, 25, 50, 75, 100):
         y = top + plot_h * (1 - tick / 100)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/><text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{tick}%</text>')
     for gi, group in enumerate(groups):
         x0 = left + gi * slot + slot * 0.1
-        out.append(f'<text x="{x0 + slot * 0.4:.1f}" y="{height - bottom + 16}" class="tick" text-anchor="middle">{escape(group)}</text>')
+        out.append(f'<text x="{x0 + slot * 0.4:.1f}" y="{height - bottom + 16}" class="tick" text-anchor="middle">{xml_text(group)}</text>')
         for si, name in enumerate(series):
             asr, low, high = values.get((group, name), (None, None, None))
             if asr is None:
@@ -56,7 +56,7 @@ def bar_chart(groups: Sequence[str], series: Sequence[str], values: dict[tuple[s
             x = x0 + si * bar_w
             y = top + plot_h * (1 - asr)
             out.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w * 0.9:.1f}" height="{plot_h * asr:.1f}" fill="{PALETTE[si % len(PALETTE)]}">'
-                       f'<title>{escape(name)} / {escape(group)}: {100 * asr:.1f}%</title></rect>')
+                       f'<title>{xml_text(name)} / {xml_text(group)}: {100 * asr:.1f}%</title></rect>')
             if low is not None and high is not None:
                 cx = x + bar_w * 0.45
                 y1, y2 = top + plot_h * (1 - high), top + plot_h * (1 - low)
@@ -80,14 +80,14 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: dict[tuple[str,
     width, height = left + cell_w * len(columns) + 10, top + cell_h * len(rows) + 10
     out = [_open("heatmap", title, width, height),
            # the title starts where the cells do, not at the far left of the row labels
-           f'<text x="{left:.1f}" y="16" class="title">{escape(title)}</text>']
+           f'<text x="{left:.1f}" y="16" class="title">{xml_text(title)}</text>']
     for ci, ((head, _, tail), column) in enumerate(zip(heads, columns)):
         x = left + ci * cell_w + cell_w / 2
-        out.append(f'<text x="{x:.1f}" y="{top - 20}" class="tick" text-anchor="middle">{escape(head or column)}</text>'
-                   f'<text x="{x:.1f}" y="{top - 6}" class="tick" text-anchor="middle">{escape(tail)}</text>')
+        out.append(f'<text x="{x:.1f}" y="{top - 20}" class="tick" text-anchor="middle">{xml_text(head or column)}</text>'
+                   f'<text x="{x:.1f}" y="{top - 6}" class="tick" text-anchor="middle">{xml_text(tail)}</text>')
     for ri, row in enumerate(rows):
         y = top + ri * cell_h
-        out.append(f'<text x="{left - 6:.1f}" y="{y + 15}" class="tick" text-anchor="end">{escape(row)}</text>')
+        out.append(f'<text x="{left - 6:.1f}" y="{y + 15}" class="tick" text-anchor="end">{xml_text(row)}</text>')
         for ci, column in enumerate(columns):
             value = values.get((row, column))
             if value is None:
@@ -95,7 +95,7 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: dict[tuple[str,
             shade = int(255 - 190 * value)
             x = left + ci * cell_w
             out.append(f'<rect class="cell" x="{x:.1f}" y="{y}" width="{cell_w - 2:.1f}" height="{cell_h - 2}" fill="rgb(255,{shade},{shade})">'
-                       f'<title>{escape(row)} / {escape(column)}: {100 * value:.0f}%</title></rect>'
+                       f'<title>{xml_text(row)} / {xml_text(column)}: {100 * value:.0f}%</title></rect>'
                        f'<text x="{x + cell_w / 2:.1f}" y="{y + 15}" class="tick" text-anchor="middle">{100 * value:.0f}%</text>')
     out.append("</svg>")
     return "".join(out)
@@ -127,19 +127,19 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, y_label
     def py(y: float) -> float:
         return top + plot_h * (1 - (y - y_low) / (y_high - y_low))
 
-    out = [_open("curve", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out = [_open("curve", title, width, height), f'<text x="{left}" y="16" class="title">{xml_text(title)}</text>']
     for value in (y_low, (y_low + y_high) / 2, y_high):
         y = py(value)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                    f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{f"{100 * value:.0f}%" if share else _nice(value)}</text>')
     for value in (x_min, (x_min + x_max) / 2, x_max):
         out.append(f'<text x="{px(value):.1f}" y="{top + plot_h + 15}" class="tick" text-anchor="middle">{value:g}</text>')
-    out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
-               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" class="tick" text-anchor="middle">{xml_text(x_label)}</text>'
+               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{xml_text(y_label)}</text>')
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
-        out.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" points="{coords}"><title>{escape(name)}</title></polyline>')
+        out.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" points="{coords}"><title>{xml_text(name)}</title></polyline>')
         out += [f'<circle class="dot" cx="{px(x):.1f}" cy="{py(y):.1f}" r="2" fill="{color}"/>' for x, y in pts]
     out += _legend(list(series), left + plot_w + 12, top)
     out.append("</svg>")
@@ -156,8 +156,8 @@ def _percent_axes(left: float, top: float, plot_w: float, plot_h: float, height:
                    f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{tick}%</text>'
                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" class="grid"/>'
                    f'<text x="{x:.1f}" y="{top + plot_h + 14}" class="tick" text-anchor="middle">{tick}%</text>')
-    out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" class="tick" text-anchor="middle">{escape(x_label)}</text>'
-               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" class="tick" text-anchor="middle">{xml_text(x_label)}</text>'
+               f'<text x="12" y="{top + plot_h / 2}" class="tick" text-anchor="middle" transform="rotate(-90 12 {top + plot_h / 2})">{xml_text(y_label)}</text>')
     return out
 
 
@@ -168,18 +168,18 @@ def frontier_chart(curves: dict[str, list[tuple[int, float, float]]], chosen: di
     plot_w, plot_h = 300, 228
     legend_w = _legend_width(list(curves))
     width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(curves) + 20)
-    out = [_open("frontier", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out = [_open("frontier", title, width, height), f'<text x="{left}" y="16" class="title">{xml_text(title)}</text>']
     out += _percent_axes(left, top, plot_w, plot_h, height, x_label, y_label)
     for i, (name, points) in enumerate(curves.items()):
         color = PALETTE[i % len(PALETTE)]
         xy = [(step, left + plot_w * x, top + plot_h * (1 - y), x, y) for step, x, y in points]
         out.append(f'<polyline class="line" fill="none" stroke="{color}" stroke-width="1.5" '
-                   f'points="{" ".join(f"{cx:.1f},{cy:.1f}" for _, cx, cy, _, _ in xy)}"><title>{escape(name)}</title></polyline>')
+                   f'points="{" ".join(f"{cx:.1f},{cy:.1f}" for _, cx, cy, _, _ in xy)}"><title>{xml_text(name)}</title></polyline>')
         for step, cx, cy, x, y in xy:
             fill = "white" if step == 0 else color
             ring = f'<circle class="chosen" cx="{cx:.1f}" cy="{cy:.1f}" r="7" fill="none" stroke="#222" stroke-width="1.5"/>' if chosen.get(name) == step else ""
             out.append(f'{ring}<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{fill}" stroke="{color}" stroke-width="1.5">'
-                       f'<title>{escape(name)} step {step}: {x_label} {100 * x:.0f}%, {y_label} {100 * y:.0f}%</title></circle>')
+                       f'<title>{xml_text(name)} step {step}: {x_label} {100 * x:.0f}%, {y_label} {100 * y:.0f}%</title></circle>')
     out += _legend(list(curves), left + plot_w + 12, top)
     out.append("</svg>")
     return "".join(out)
@@ -191,12 +191,12 @@ def scatter_chart(points: Sequence[tuple[str, float, float]], title: str, x_labe
     plot_w, plot_h = 300, 228
     legend_w = _legend_width([name for name, _, _ in points])
     width, height = left + plot_w + 12 + legend_w, max(top + plot_h + bottom, top + 18 * len(points) + 20)
-    out = [_open("scatter", title, width, height), f'<text x="{left}" y="16" class="title">{escape(title)}</text>']
+    out = [_open("scatter", title, width, height), f'<text x="{left}" y="16" class="title">{xml_text(title)}</text>']
     out += _percent_axes(left, top, plot_w, plot_h, height, x_label, y_label)
     for i, (name, x_value, y_value) in enumerate(points):
         cx, cy = left + plot_w * x_value, top + plot_h * (1 - y_value)
         out.append(f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{PALETTE[i % len(PALETTE)]}">'
-                   f'<title>{escape(name)}: {x_label} {100 * x_value:.1f}%, {y_label} {100 * y_value:.1f}%</title></circle>')
+                   f'<title>{xml_text(name)}: {x_label} {100 * x_value:.1f}%, {y_label} {100 * y_value:.1f}%</title></circle>')
     out += _legend([name for name, _, _ in points], left + plot_w + 12, top)
     out.append("</svg>")
     return "".join(out)

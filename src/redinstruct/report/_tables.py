@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from ..redeval import (SMALL_SAMPLE, first_success_text, format_cell, format_refusal_cell, format_turn_cell, table_columns,
                        wilson_interval)
 from ._collect import ReportData
+from .._escape import html_text, latex_text
+from .._escape import markdown_table as markdown_lines
 
 HHH_COLUMNS = ("hhh_harmless", "hhh_helpful", "hhh_honest", "hhh_other", "hhh")
 UTILITY_ORDER = ("truthfulqa_mc1", "truthfulqa_mc2", "mmlu", "bbh", "bbh_fewshot", "hhh", "bigbench_hhh_alignment_multiple_choice")
-
-
-def latex_escape(text: str) -> str:
-    return text.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ class Cell:
     diff: float | None = None  # percentage points from the base model (utility)
 
     def html(self) -> str:
-        text = escape(self.text)
+        text = html_text(self.text)
         if self.diff is not None:
             text += f' <span class="{"pos" if self.diff >= 0 else "neg"}">({self.diff:+.1f})</span>'
         return f'<span class="small" title="too few items to read as a measurement">{text}</span>' if self.small else text
@@ -36,7 +33,7 @@ class Cell:
         return self.text + (f" ({self.diff:+.1f})" if self.diff is not None else "")
 
     def latex(self) -> str:
-        text = latex_escape(self.markdown())
+        text = latex_text(self.markdown())
         return f"\\textcolor{{gray}}{{{text}}}" if self.small else text
 
 
@@ -45,14 +42,14 @@ Table = tuple[list[str], list[list[Cell]]]
 
 def html_table(table: Table, cls: str) -> str:
     header, rows = table
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c.html()}</td>" for c in row) + "</tr>" for row in rows)
     return f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def markdown_table(table: Table) -> list[str]:
     header, rows = table
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(c.markdown() for c in row) + " |" for row in rows]
+    return markdown_lines(header, [[c.markdown() for c in row] for row in rows])
 
 
 def _asr_cell(run: dict[str, Any]) -> Cell:
@@ -235,8 +232,8 @@ def starling_latex(table: Table, caption: str) -> str:
         "% redinstruct STARLING table; needs \\usepackage{booktabs} and \\usepackage{xcolor}",
         "\\begin{table}[t]", "\\centering", "\\small",
         "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
-        " & ".join(latex_escape(h) for h in header) + " \\\\", "\\midrule",
-        *(" & ".join([latex_escape(row[0].text)] + [c.latex() for c in row[1:]]) + " \\\\" for row in rows),
-        "\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_escape(caption)}}}", "\\end{table}",
+        " & ".join(latex_text(h) for h in header) + " \\\\", "\\midrule",
+        *(" & ".join([latex_text(row[0].text)] + [c.latex() for c in row[1:]]) + " \\\\" for row in rows),
+        "\\bottomrule", "\\end{tabular}", f"\\caption{{{latex_text(caption)}}}", "\\end{table}",
     ]
     return "\n".join(lines) + "\n"
