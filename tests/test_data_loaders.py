@@ -98,7 +98,7 @@ def test_demo_bank_is_small_and_packaged():
         ("bad.json", "[1, 2", "malformed JSON"),
         ("bad.jsonl", '{"question": "a"}\nnot json\n', "line 2"),
         ("mixed.json", json.dumps(["a", {"b": 1}]), "only strings or only objects"),
-        ("nocol.jsonl", json.dumps({"foo": "a"}) + "\n", "--text-column"),
+        ("nocol.jsonl", json.dumps({"foo": "a"}) + "\n", "name it one of question, text"),
         ("empty.json", "[]", "no questions"),
         ("x.txt", "hello", "unsupported dataset file type"),
         ("nested.json", json.dumps({"T": {"S": "not a list"}}), "list of question strings"),

@@ -1,3 +1,8 @@
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, run_cli_here
+
 from redinstruct._secrets import redact
 
 
@@ -17,25 +22,61 @@ def test_credentials_given_as_model_arguments_are_masked() -> None:
     assert redact_args({"api_key": "sk-given-as-an-argument-42", "dtype": "bf16"}) == {"api_key": "***", "dtype": "bf16"}
 
 
-def test_no_run_file_keeps_a_key_given_on_the_command_line(tmp_path, openai_server) -> None:
-    """A key in the environment, a password in -M base_url's userinfo: neither is in any file the run writes."""
-    from redinstruct.redeval import EvalConfig, run_redeval
+KEY = "sk-must-not-leak-given-each-way-4242"
+REPLAY = REPO_ROOT / "tests" / "data" / "red_conversations.json"
 
-    password = "url-password-must-not-leak-1234"
-    host = openai_server.base_url.split("://", 1)[1]
-    log_dir = tmp_path / "run"
-    run_redeval(EvalConfig(models=["openai-api/local/target"], datasets=["demo"], templates=["standard"], limit=2, judge="refusal",
-                           compliance_judge="refusal", model_args={"base_url": f"http://user:{password}@{host}"}, log_dir=str(log_dir)),
-                echo=lambda message: None)
+
+def _written(folder: Path) -> list[tuple[Path, bytes]]:
+    """Every file under `folder`, and every entry of every .eval archive (zip) among them."""
     import zipfile
 
-    key = "sk-test-not-a-real-key-7f3a9c"  # the fixture's LOCAL_API_KEY
-    written = [p for p in log_dir.rglob("*") if p.is_file()]
-    assert {p.suffix for p in written} >= {".json", ".jsonl", ".eval", ".md"}
-    for path in written:
-        blobs = [path.read_bytes()]
+    out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        out.append((path, path.read_bytes()))
         if path.suffix == ".eval":
             with zipfile.ZipFile(path) as archive:
-                blobs += [archive.read(name) for name in archive.namelist()]
-        for blob in blobs:
-            assert password.encode() not in blob and key.encode() not in blob, path.name
+                out += [(path / name, archive.read(name)) for name in archive.namelist()]
+    return out
+
+
+@pytest.mark.parametrize("way", ["env", "model-arg", "url"])
+def test_no_file_a_run_writes_keeps_a_key(tmp_path: Path, openai_server, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    """eval (and its report), a conversation attack and HARMFULQA, with the key in the environment, as -M api_key
+    or as the password of -M base_url: the server gets it, no file under the output folders holds it."""
+    import base64
+
+    monkeypatch.delenv("LOCAL_API_KEY")
+    host = openai_server.base_url.split("://", 1)[1]
+    args = {"env": [], "model-arg": ["-M", f"api_key={KEY}"], "url": ["-M", f"base_url=http://user:{KEY}@{host}"]}[way]
+    env = {"LOCAL_API_KEY": KEY} if way == "env" else {}
+    openai_server.responder = lambda prompt, body: "1. Toxicology\n2. Law\n3. What is the dose that harms?" if "list" in prompt.lower() \
+        else "I'm sorry, I can't help with that."
+    model = ["--model", "openai-api/local/target", *args]
+    runs = {
+        "eval": ["eval", *model, "--dataset", "demo", "--template", "standard", "--limit", "2", "--judge", "refusal",
+                 "--compliance-judge", "refusal"],
+        "replay": ["eval", *model, "--attack", "replay", "--dataset", str(REPLAY), "--limit", "1", "--judge", "refusal",
+                   "--compliance-judge", "refusal"],
+        "harmfulqa": ["harmfulqa", "generate", *model, "--stages", "topics,subtopics", "--topics", "1", "--subtopics-per-topic", "1"],
+    }
+    for name, command in runs.items():
+        out = tmp_path / name
+        result = run_cli_here(*command, "--log-dir" if command[0] == "eval" else "--out", str(out), env=env)
+        assert result.returncode == 0, (name, result.stderr[-1500:])
+        assert KEY not in result.stdout + result.stderr
+    report = run_cli_here("report", str(tmp_path / "eval"), "--out", str(tmp_path / "report" / "report.html"), env=env)
+    assert report.returncode == 0, report.stderr
+    seen = {r["authorization"] for r in openai_server.requests}
+    expected = f"Basic {base64.b64encode(f'user:{KEY}'.encode()).decode()}" if way == "url" else f"Bearer {KEY}"
+    assert expected in seen, "the key was used"
+    written = _written(tmp_path)
+    assert {p.suffix for p, _ in written} >= {".json", ".jsonl", ".eval", ".md", ".html", ".tex"}
+    leaks = [str(p.relative_to(tmp_path)) for p, blob in written if KEY.encode() in blob]
+    assert leaks == []
+
+
+def test_a_key_in_an_error_message_is_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that cannot be reached: the one error line names the model, never the key given with -M."""
+    result = run_cli_here("eval", "--model", "openai-api/local/m", "-M", f"api_key={KEY}", "-M", "base_url=http://127.0.0.1:9/v1",
+                          "--limit", "1", "--log-dir", str(tmp_path / "r"))
+    assert result.returncode == 2 and "cannot reach model" in result.stderr and KEY not in result.stderr + result.stdout

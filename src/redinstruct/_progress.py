@@ -8,6 +8,8 @@ import threading
 import time
 from typing import IO, Any
 
+from .errors import one_line
+
 # in a log: a line every tenth of the work, and at least every this many seconds while units finish
 LINE_EVERY_S = 30.0
 
@@ -31,7 +33,7 @@ class Progress:
 
     def __init__(self, label: str, total: int, unit: str = "sample", stream: IO[str] | None = None,
                  terminal: bool | None = None) -> None:
-        self.label, self.total, self.unit = label, max(0, total), unit
+        self.label, self.total, self.unit = one_line(label), max(0, total), unit  # a model's name may hold terminal escapes
         self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
         self.done = 0
@@ -44,7 +46,7 @@ class Progress:
         if self.terminal and self.total:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.total, desc=label, unit=f" {unit}s", file=self.stream, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(total=self.total, desc=self.label, unit=f" {unit}s", file=self.stream, dynamic_ncols=True, leave=True)
 
     def __enter__(self) -> "Progress":
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,3 +63,8 @@ def redact(text: str) -> str:
 def redact_args(args: dict[str, Any]) -> dict[str, Any]:
     """Model arguments as they may be written out: every credential masked."""
     return {name: redact(value) if isinstance(value, str) else value for name, value in args.items()}
+
+
+def write_public(path: str | Path, text: str) -> None:
+    """Write a file a run leaves for others to read (settings, summaries, reports, data): UTF-8, every secret masked."""
+    Path(path).write_text(redact(text), encoding="utf-8")

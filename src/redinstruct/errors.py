@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
+# control characters (line breaks, terminal escapes) that a message may quote from a file, a reply or a server
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def one_line(message: str) -> str:
+    """`message` as one line: line breaks and other control characters it quotes shown as escapes (\\n, \\x1b)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+
 
 class RedInstructError(Exception):
-    """A problem the user can fix (bad name, bad file, unreachable API); shown without a traceback."""
+    """A problem the user can fix (bad name, bad file, unreachable API); shown without a traceback, on one line."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(one_line(str(message)))
 
 
 class DatasetError(RedInstructError):

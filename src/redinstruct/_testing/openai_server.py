@@ -91,9 +91,10 @@ class OpenAICompatibleServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _record(self, path: str, body: dict[str, Any], prompt: str, user_agent: str = "") -> None:
+    def _record(self, path: str, body: dict[str, Any], prompt: str, user_agent: str = "", authorization: str = "") -> None:
         with self._lock:
-            self.requests.append({"path": path, "body": body, "prompt": prompt, "time": time.monotonic(), "user_agent": user_agent})
+            self.requests.append({"path": path, "body": body, "prompt": prompt, "time": time.monotonic(), "user_agent": user_agent,
+                                  "authorization": authorization})
 
 
 def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler]:
@@ -135,7 +136,7 @@ def _make_handler(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
             prompt = _prompt_of(body)
-            server._record(path, body, prompt, self.headers.get("User-Agent", ""))
+            server._record(path, body, prompt, self.headers.get("User-Agent", ""), self.headers.get("Authorization", ""))
             if server.delay_s:
                 time.sleep(server.delay_s)
             reply = server.responder(prompt, body)

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from .._secrets import redact
 from .._shutdown import close_local_engines
 from ..errors import RedInstructError, RunFailed, RunInterrupted
 from . import _align, _data, _eval, _harmfulqa, _judge, _report, _utility  # noqa: F401,I001  (each registers its commands, in help order)
@@ -30,13 +31,13 @@ def main() -> None:
     try:
         _run_app()
     except RunFailed as ex:
-        print(f"error: {ex}", file=sys.stderr)
+        print(f"error: {redact(str(ex))}", file=sys.stderr)
         sys.exit(EXIT_FAILED)
     except RunInterrupted as ex:
-        print(str(ex), file=sys.stderr)
+        print(redact(str(ex)), file=sys.stderr)
         sys.exit(130)
     except RedInstructError as ex:
-        print(f"error: {ex}", file=sys.stderr)
+        print(f"error: {redact(str(ex))}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except (typer.Exit, SystemExit) as ex:
         code = getattr(ex, "exit_code", getattr(ex, "code", 0))
@@ -51,12 +52,10 @@ def main() -> None:
         if hasattr(ex, "format_message") and hasattr(ex, "exit_code"):
             message = ex.format_message()
             if message.strip():  # no-args help raises with an empty message: help is already shown
-                print(f"error: {message}", file=sys.stderr)
+                print(f"error: {redact(message)}", file=sys.stderr)
             sys.exit(EXIT_USAGE)
         if os.environ.get("REDINSTRUCT_DEBUG"):
             raise
-        from .._secrets import redact
-
         print(f"error: {type(ex).__name__}: {redact(str(ex)).splitlines()[0] if str(ex) else ''} "
               "(set REDINSTRUCT_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(1)

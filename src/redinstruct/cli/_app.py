@@ -27,7 +27,8 @@ utility_app = typer.Typer(help="Utility benchmarks (HHH, TruthfulQA, MMLU, BBH) 
 app.add_typer(utility_app, name="utility")
 
 # wide enough for the ASR table when output goes to a file or CI log (rich assumes 80 columns there)
-console = Console(width=None if sys.stdout.isatty() else 140)
+# no markup: model, dataset and topic names are printed as they are ([red] in a name stays text); styles are passed as style=
+console = Console(width=None if sys.stdout.isatty() else 140, markup=False)
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # the run could not do its work (a stage gave nothing usable)
 

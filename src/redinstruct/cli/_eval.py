@@ -28,7 +28,7 @@ def eval_command(
     judge: Annotated[str, typer.Option(help=JUDGE_HELP)] = DEFAULT_JUDGE,
     judge_model: Annotated[Optional[list[str]], typer.Option(help="Judge model(s), any inspect model name; several vote by majority (a tie is unknown)")] = None,
     render: Annotated[str, typer.Option(help="chat: the prompt is one user turn; raw: plain text continuation")] = "chat",
-    limit: Annotated[Optional[int], typer.Option(help="Use only the first N questions of each dataset")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Use only the first N questions of each dataset")] = None,
     max_connections: Annotated[Optional[int], typer.Option(help="Requests in flight: to a server or API (default 10, and as many for LLM judges), or to a local model (default 256; its batch is -M batch_size)")] = None,
     max_tokens: Annotated[int, typer.Option(help="Maximum new tokens per reply")] = 256,
     log_dir: Annotated[Optional[str], typer.Option(help="Run folder (default logs/redeval/<timestamp>); reuse it to resume")] = None,
@@ -87,7 +87,8 @@ def eval_command(
         attacker_prompts=attacker_prompts,
     )
     if "demo" in config.datasets:
-        console.print("[dim]dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers[/dim]", highlight=False)
+        console.print("dataset 'demo' is a 16-question smoke set, not a benchmark: use dangerousqa or harmfulqa for real numbers", style="dim",
+                      highlight=False)
     result = run_redeval(config)
     _print_runs(result.runs)
     console.print(

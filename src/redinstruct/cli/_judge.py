@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from .._defaults import DEFAULT_JUDGE
+from .._secrets import write_public
 from ..errors import RedInstructError
 from ._app import (
     JUDGE_HELP,
@@ -91,7 +92,7 @@ def judge_calibrate(
     response_col: ResponseColumn = "answer",
     label_col: LabelColumn = "label",
     positive: Annotated[Optional[str], typer.Option(help="Label value(s) that mean harmful, comma-separated (e.g. unsafe, yes, 1_full_compliance); any other value means not harmful. Without it labels must be 0/1")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Use only the first N rows")] = None,
     max_connections: Annotated[int, typer.Option(help="Concurrent judge requests")] = 16,
     judge_threshold: Annotated[Optional[float], typer.Option(help="Score at which the rubric or classifier judge says harmful")] = None,
     out: Annotated[Optional[str], typer.Option(help="Write the metrics as JSON here (input to --judge-calibration)")] = None,
@@ -157,7 +158,7 @@ def judge_calibrate(
         from pathlib import Path
 
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2))
+        write_public(out, json.dumps(report, indent=2))
         console.print(f"wrote {out}", highlight=False)
 
 
@@ -169,7 +170,7 @@ def judge_fit(
     response_col: ResponseColumn = "answer",
     label_col: LabelColumn = "label",
     l2: L2Penalty = 1e-2,
-    limit: Annotated[Optional[int], typer.Option(help="Use only the first N rows of each file")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Use only the first N rows of each file")] = None,
 ) -> None:
     """Fit the offline classifier judge (MiniLM embeddings + refusal features + logistic regression)."""
     from ..judges import fit_classifier

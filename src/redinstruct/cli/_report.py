@@ -22,7 +22,7 @@ def reproduce_command(
     eval_datasets: Annotated[Optional[str], typer.Option(help="Comma-separated RED-EVAL question banks")] = None,
     judge: Annotated[Optional[str], typer.Option(help="RED-EVAL judge")] = None,
     utility_tasks: Annotated[Optional[str], typer.Option(help="Comma-separated utility tasks (empty: skip utility)")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="RED-EVAL questions per dataset")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="RED-EVAL questions per dataset")] = None,
 ) -> None:
     """The STARLING experiment: RED-EVAL the base, SAFE-ALIGN it, RED-EVAL and utility on every model, report."""
 

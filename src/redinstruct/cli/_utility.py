@@ -26,7 +26,7 @@ def utility_command(
     ctx: typer.Context,
     model: Annotated[Optional[str], typer.Option(help="Local weights: smollm2, hf/PATH_OR_HUB_ID, vllm/PATH_OR_HUB_ID")] = None,
     tasks: Annotated[Optional[list[str]], typer.Option(help="Comma-separated: hhh, truthfulqa, mmlu, bbh")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most N examples per (sub)task: for smoke runs, not for reported numbers")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="At most N examples per (sub)task: for smoke runs, not for reported numbers")] = None,
     num_fewshot: Annotated[Optional[list[str]], typer.Option(help="N for every task, or TASK=N (default: hhh 0, truthfulqa 0, mmlu 5, bbh 3, as in the paper)")] = None,
     data_dir: Annotated[Optional[str], typer.Option(help="Offline: folder with bigbench/ and mmlu/ copies (our task YAMLs read them); default: lm-eval's hub datasets")] = None,
     batch_size: Annotated[int, typer.Option(help="Batch size for the model")] = 8,
@@ -74,7 +74,7 @@ def utility_compare(
 
     a, b = load_result(before), load_result(after)
     for line in settings_differences(a, b):
-        console.print(f"[yellow]warning: settings differ, {line}: the difference is not only the model[/yellow]", highlight=False)
+        console.print(f"warning: settings differ, {line}: the difference is not only the model", style="yellow", highlight=False)
     rows = compare_rows(a, b)
     if not rows:
         raise RedInstructError(f"{before} and {after} share no scored task")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import DatasetError
+from ._files import parse_csv, parse_json, parse_jsonl, read_text_file
 from ._question import PROMPT_LABELS, Question, content_id, normalize_text
 
 TEXT_COLUMNS = ("question", "text", "prompt", "goal", "query", "instruction")
@@ -69,23 +68,19 @@ def load_question_file(
     """Load a question bank file; the format is chosen by extension and content."""
     path = Path(path)
     name = name or path.stem
-    if not path.is_file():
-        raise DatasetError(f"dataset file not found: {path}")
     suffix = path.suffix.lower()
     columns = (text_column, topic_column, subtopic_column)
-    try:
-        if suffix == ".jsonl":
-            rows = _rows_from_records(_read_jsonl(path), path, *columns)
-        elif suffix == ".csv":
-            rows = _rows_from_records(_read_csv(path), path, *columns)
-        elif suffix == ".json":
-            rows = _rows_from_json(_read_json(path), path, *columns)
-        else:
-            raise DatasetError(f"unsupported dataset file type '{suffix}' ({path}): use .json, .jsonl or .csv")
-    except UnicodeDecodeError as ex:
-        raise DatasetError(f"cannot read {path}: not UTF-8 text ({ex.reason})") from None
-    except OSError as ex:
-        raise DatasetError(f"cannot read {path}: {ex.strerror or ex}") from None
+    if suffix not in (".json", ".jsonl", ".csv"):
+        if not path.is_file():
+            raise DatasetError(f"dataset file not found: {path}")
+        raise DatasetError(f"unsupported dataset file type '{suffix}' ({path}): use .json, .jsonl or .csv")
+    text = read_text_file(path, "dataset file")
+    if suffix == ".jsonl":
+        rows = _rows_from_records(parse_jsonl(text, path), path, *columns)
+    elif suffix == ".csv":
+        rows = _rows_from_records(parse_csv(text, path)[1], path, *columns)
+    else:
+        rows = _rows_from_json(parse_json(text, path), path, *columns)
     return build_bank(name, rows, source=name, drop_duplicates=drop_duplicates)
 
 
@@ -112,39 +107,6 @@ def build_bank(name: str, rows: Iterable[_Row], *, source: str, drop_duplicates:
     if not questions:
         raise DatasetError(f"dataset '{name}' has no questions")
     return QuestionBank(name, questions, list(groups.values()), dropped)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as ex:
-        raise DatasetError(f"malformed JSON in {path}: {ex.msg} at line {ex.lineno}") from None
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as ex:
-            raise DatasetError(f"malformed JSON in {path} line {lineno}: {ex.msg}") from None
-        if not isinstance(record, dict):
-            raise DatasetError(f"{path} line {lineno}: expected a JSON object per line")
-        records.append(record)
-    return records
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames:
-            raise DatasetError(f"{path} has no header row")
-        try:
-            return list(reader)
-        except csv.Error as ex:
-            raise DatasetError(f"malformed CSV in {path}: {ex}") from None
 
 
 def _rows_from_json(
@@ -203,8 +165,8 @@ def _rows_from_records(
     text_col = _pick_column(fields, text_column, TEXT_COLUMNS, path, "text")
     if text_col is None:
         raise DatasetError(
-            f"{path}: cannot tell which column holds the question (columns: {', '.join(fields)}); "
-            "pass --text-column"
+            f"{path}: cannot tell which column holds the question (columns: {', '.join(map(str, fields))}); "
+            f"name it one of {', '.join(TEXT_COLUMNS)}"
         )
     topic_col = _pick_column(fields, topic_column, TOPIC_COLUMNS, path, "topic")
     subtopic_col = _pick_column(fields, subtopic_column, SUBTOPIC_COLUMNS, path, "subtopic")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import DatasetError
+from ._files import read_data_file
 from ._registry import load_questions
 
 MMLU_CHOICES = ("answer_a", "answer_b", "answer_c", "answer_d")
@@ -20,14 +20,13 @@ def load_prompt_texts(source: str | Path) -> list[str]:
     """
     path = Path(str(source)).expanduser()
     texts: list[str]
-    if path.suffix.lower() == ".json" and path.is_file() and _is_bigbench(path):
-        examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
-        texts = [e["input"] for e in examples if isinstance(e, dict) and isinstance(e.get("input"), str)]
-    elif path.suffix.lower() == ".jsonl" and path.is_file() and _is_mmlu(path):
+    data = read_data_file(path, "prompt file") if path.suffix.lower() in (".json", ".jsonl") and path.is_file() else None
+    if isinstance(data, dict) and isinstance(data.get("examples"), list):  # a BIG-bench task.json
+        texts = [e["input"] for e in data["examples"] if isinstance(e, dict) and isinstance(e.get("input"), str)]
+    elif isinstance(data, list) and data and isinstance(data[0], dict) and "question" in data[0] and all(c in data[0] for c in MMLU_CHOICES):
         texts = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line) if line.strip() else None
-            if not row or row.get("question") in (None, "", "question"):
+        for row in data:
+            if not isinstance(row, dict) or not isinstance(row.get("question"), str) or row.get("question") in ("", "question"):
                 continue
             choices = [str(row.get(c) or "") for c in MMLU_CHOICES]
             texts.append(row["question"].strip() + "\n" + "\n".join(f"{'ABCD'[i]}) {c}" for i, c in enumerate(choices)))
@@ -47,19 +46,3 @@ def load_prompt_sources(sources: list[str], limit: int | None = None) -> list[st
         texts += found[:: len(found) // limit][:limit] if limit and len(found) > limit else found
     return texts
 
-
-def _is_bigbench(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-        return False
-    return isinstance(data, dict) and isinstance(data.get("examples"), list)
-
-
-def _is_mmlu(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8") as f:
-            first = json.loads(f.readline() or "{}")
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-        return False
-    return isinstance(first, dict) and "question" in first and all(c in first for c in MMLU_CHOICES)

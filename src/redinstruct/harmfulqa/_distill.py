@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .._secrets import write_public
 from ..data import Question
 from ..errors import RedInstructError
 from ._store import StageFile
@@ -70,7 +71,6 @@ class LocalGenerator:
     def __init__(self, model: str, max_new_tokens: int, batch_size: int):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
         from transformers.utils import logging as hf_logging
 
         from ..safealign import base_model_path
@@ -219,7 +219,7 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], ge
             "blue_conversations": {"0": _turns(q.text, blue["reply"]) if keep_blue else None},
             "red_conversations": {"0": _turns(q.text, red["reply"]) if keep_red else None},
         })
-    (out / "harmfulqa.json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_public(out / "harmfulqa.json", json.dumps(records, indent=1, ensure_ascii=False))
     general_records, counts = [], {}
     for kind in GENERAL_KINDS:
         entries = [stage.get(f"{kind}{n}#general") for n in range(general_counts.get(kind, 0))]
@@ -227,7 +227,7 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], ge
         general_records += kept
         counts[f"{kind}_kept"], counts[f"{kind}_asked"] = len(kept), len(entries)
     if any(general_counts.values()):
-        (out / "general.json").write_text(json.dumps(general_records, indent=1, ensure_ascii=False), encoding="utf-8")
+        write_public(out / "general.json", json.dumps(general_records, indent=1, ensure_ascii=False))
     pairs = contrastive_pairs(stage, harmful, general_counts.get("borderline", 0))
     with (out / "pairs.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from inspect_ai.model import GenerateConfig
 
 from .._progress import Progress
-from .._secrets import redact
+from .._secrets import redact, write_public
+from ..data import read_text_file
 from ..errors import RedInstructError, RunFailed
 from ..prompts import prompt_file
 from ._report import stage_reports, write_settings
@@ -125,6 +126,15 @@ async def _run_units(units: list[tuple[str, Unit]], stage: StageFile, unit: str,
     return len(todo)
 
 
+def seed_topics(settings: GenerateSettings) -> list[str]:
+    """The topics of --seed-topics (one per line, blank lines skipped), at most --topics of them."""
+    text = read_text_file(settings.seed_topics or "", "--seed-topics file")
+    topics = [t.strip() for t in text.splitlines() if t.strip()][: settings.topics]
+    if not topics:
+        raise RedInstructError(f"--seed-topics file {settings.seed_topics} names no topic (one per line)")
+    return topics
+
+
 def _check_settings(settings: GenerateSettings) -> None:
     unknown = [s for s in settings.stages if s not in STAGES]
     if unknown:
@@ -153,12 +163,19 @@ def _upstream(out: Path, stage: str, settings: GenerateSettings, echo: Callable[
 async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> dict[str, int]:
     from ..models import open_target, resolve_model
 
+    from ..models import check_model_ready
+
+    # every input checked before the output folder or generation.json exists
     _check_settings(settings)
-    out = Path(settings.out)
+    prompts = {name: load_prompt(name, settings.prompts_dir) for name in PROMPT_NAMES}
+    seeds = seed_topics(settings) if settings.seed_topics else None
     spec = resolve_model(settings.model, model_args=settings.model_args)
+    check_model_ready(spec)
+    out = Path(settings.out)
+    if out.exists() and not out.is_dir():
+        raise RedInstructError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     write_settings(out, settings)
-    prompts = {name: load_prompt(name, settings.prompts_dir) for name in PROMPT_NAMES}
     generator: Generator | None = None
 
     async def generate(prompt: str, stop: tuple[str, ...], attempt: Attempt | None, stage: str) -> tuple[str, str | None]:
@@ -168,7 +185,7 @@ async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> 
             generator = Generator(open_target(spec, connections), settings, is_local=spec.is_local, greedy=spec.provider == "hf")
         return await generator(prompt, stop, attempt, stage)
 
-    ctx = StageContext(settings, prompts, generate)
+    ctx = StageContext(settings, prompts, generate, seeds)
     ran: dict[str, int] = {}
     upstream: Any = None
     for stage in STAGE_OBJECTS:
@@ -222,8 +239,8 @@ def write_outputs(out: Path, conversations: int, per_subtopic: int) -> list[dict
             }
         )
         nested.setdefault(q["topic"], {}).setdefault(q["subtopic"], []).append(q["question"])
-    (out / "harmfulqa.json").write_text(json.dumps(records, indent=1, ensure_ascii=False))
-    (out / "questions.json").write_text(json.dumps(nested, indent=1, ensure_ascii=False))
+    write_public(out / "harmfulqa.json", json.dumps(records, indent=1, ensure_ascii=False))
+    write_public(out / "questions.json", json.dumps(nested, indent=1, ensure_ascii=False))
     return records
 
 

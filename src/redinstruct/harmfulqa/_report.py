@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._secrets import write_public
 from ._store import StageFile, accepted_questions, subtopic_list, topic_list
 from ._tries import EMPTY, GENERATION_ERROR, REFUSED, UNPARSEABLE, is_finished
 
@@ -27,7 +28,7 @@ def write_settings(out: Path, settings: Any) -> None:
     """The run's targets beside its stage files, so `harmfulqa stats` can say what was wanted."""
     record = {"model": settings.model, "retries": settings.retries, "turns": settings.turns, "stages": list(settings.stages),
               **asdict(targets_of(settings))}
-    (out / SETTINGS_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_public(out / SETTINGS_FILE, json.dumps(record, indent=1) + "\n")
 
 
 def targets_of(settings: Any) -> Targets:

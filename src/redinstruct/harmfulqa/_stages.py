@@ -8,7 +8,6 @@ that makes one record of the stage file, retried (sampled, seeded) while its rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
 from ..judges import find_refusal
@@ -32,6 +31,7 @@ class StageContext:
     settings: Any  # GenerateSettings
     prompts: dict[str, str]
     generate: Generate
+    seed_topics: list[str] | None = None  # --seed-topics, instead of the generator's list
 
 
 class Stage(Protocol):
@@ -69,10 +69,8 @@ class TopicsStage:
         settings = ctx.settings
 
         async def make(tries: UnitTries) -> dict[str, Any]:
-            if settings.seed_topics:
-                lines = Path(settings.seed_topics).read_text(encoding="utf-8").splitlines()
-                names = [t.strip() for t in lines if t.strip()][: settings.topics]
-                return {"topics": names, "raw": None, "error": None, "problem": None if names else EMPTY}
+            if ctx.seed_topics is not None:  # read and checked before the run began
+                return {"topics": ctx.seed_topics, "raw": None, "error": None, "problem": None}
 
             async def once(attempt: Attempt) -> Try:
                 raw, error = await ctx.generate(fill(ctx.prompts["topics"], n=settings.topics), (), attempt, self.name)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..data import parse_csv, read_data_file, read_text_file
 from ..errors import RedInstructError
 from ._base import Judge, JudgeResult
-
-csv.field_size_limit(sys.maxsize)  # replies can be long
 
 
 @dataclass(frozen=True)
@@ -39,31 +35,22 @@ def parse_positive(positive: str | Sequence[str] | None) -> frozenset[str] | Non
 
 
 def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """(column names, rows) of a CSV, JSON list or JSONL file."""
-    try:
-        if path.suffix.lower() in (".jsonl", ".json"):
-            text = path.read_text(encoding="utf-8")
-            if path.suffix.lower() == ".json":
-                data = json.loads(text)
-                if not isinstance(data, list):
-                    raise RedInstructError(f"{path}: a labels JSON file must hold a list of objects")
-            else:
-                data = [json.loads(line) for line in text.splitlines() if line.strip()]
-            if not all(isinstance(r, dict) for r in data):
-                raise RedInstructError(f"{path}: every labelled row must be a JSON object")
-            columns = list(dict.fromkeys(k for r in data for k in r))
-            return columns, data
-        with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            return list(reader.fieldnames or []), list(reader)
-    except (UnicodeDecodeError, csv.Error, json.JSONDecodeError) as ex:
-        raise RedInstructError(f"cannot read labels file {path}: {ex}") from None
+    """(column names, rows) of a CSV, JSON list or JSONL file (`data`'s reader: any BOM, one-line errors)."""
+    if path.suffix.lower() == ".csv":
+        return parse_csv(read_text_file(path, "labels file"), path)
+    data = read_data_file(path, "labels file")
+    if path.suffix.lower() == ".json" and not isinstance(data, list):
+        raise RedInstructError(f"{path}: a labels JSON file must hold a list of objects")
+    if not all(isinstance(r, dict) for r in data):
+        raise RedInstructError(f"{path}: every labelled row must be a JSON object")
+    return list(dict.fromkeys(str(k) for r in data for k in r)), data
 
 
 def check_columns(path: Path, columns: list[str], *wanted: str | None) -> None:
     missing = [c for c in wanted if c is not None and c not in columns]
     if missing:
-        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)})")
+        raise RedInstructError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(columns)}); name the columns with "
+                               "--question-col, --response-col, --label-col (and --group-col)")
 
 
 def group_value(record: dict[str, Any], group_col: str | None) -> str:
@@ -106,6 +93,8 @@ def load_labels(
     if not path.is_file():
         raise RedInstructError(f"labels file not found: {path}")
     positives = parse_positive(positive)
+    if limit is not None and limit < 1:
+        raise RedInstructError("--limit must be at least 1")
     columns, records = _read_records(path)
     check_columns(path, columns, question_col, response_col, label_col, group_col)
     first_line = 2 if path.suffix.lower() == ".csv" else 1

@@ -12,10 +12,8 @@ for over-refusal is the class itself (`JudgeResult.compliance`).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -317,4 +315,3 @@ def model_of(path: Path) -> str:
     return path.stem.removeprefix("xstest_v2_completions_")
 
 
-csv.field_size_limit(sys.maxsize)

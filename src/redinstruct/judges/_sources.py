@@ -10,10 +10,10 @@ Harm labels, one meaning across sources: 1 when the reply gives what a harmful r
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
+from ..data import parse_csv, read_text_file
 from ..errors import RedInstructError
 from ._calibration import LabelledReply, load_labels
 
@@ -32,11 +32,7 @@ def xstest_prompt_label(prompt_type: str) -> str:
 def load_xstest_harm_labels(path: str | Path, source: str = XSTEST) -> list[LabelledReply]:
     """One XSTest completions file (columns type, prompt, completion, final_label) as harm labels."""
     path = Path(path)
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            records = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as ex:
-        raise RedInstructError(f"cannot read XSTest completions {path}: {ex}") from None
+    _, records = parse_csv(read_text_file(path, "XSTest completions file"), path)
     rows = []
     for record in records:
         missing = [c for c in ("type", "prompt", "completion", "final_label") if c not in record]

@@ -30,7 +30,7 @@ _DEFAULT_CLIENT = frozenset({"openai-api", "openai-api-completions", "vllm", "vl
 # also on request (`-M engine=client`): OpenAI's own API speaks the same chat completions
 _CHOOSABLE_CLIENT = _DEFAULT_CLIENT | {"openai"}
 # -M arguments this client understands (any other one needs inspect's provider)
-_CLIENT_ARGS = frozenset({"engine", "base_url"})
+_CLIENT_ARGS = frozenset({"engine", "base_url", "api_key"})
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 MAX_BACKOFF_S = 60.0
 
@@ -54,6 +54,7 @@ class Endpoint:
     model: str  # the name the server knows (`target` in openai-api/local/target)
     api_key_variable: str | None  # read at request time, never stored in results
     completions: bool  # /completions (raw text) instead of /chat/completions
+    api_key: str | None = field(default=None, repr=False, compare=False)  # given as -M api_key (masked wherever written)
 
     @property
     def url(self) -> str:
@@ -111,7 +112,8 @@ def server_endpoint(spec: ModelSpec, chosen: bool = False) -> Endpoint | None:
         if spec.provider.startswith("vllm") and not chosen:
             return None  # inspect starts a vLLM server in this process
         raise ModelError(f"model '{spec.name}' needs a server URL: set {url_variable} in the environment")
-    return Endpoint(str(base_url), model, key_variable, spec.provider.endswith("-completions"))
+    api_key = spec.model_args.get("api_key")
+    return Endpoint(str(base_url), model, key_variable, spec.provider.endswith("-completions"), str(api_key) if api_key else None)
 
 
 class GenerationError(Exception):
@@ -152,7 +154,7 @@ class OpenAIHTTPClient:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.endpoint.api_key_variable) if self.endpoint.api_key_variable else None
+        key = self.endpoint.api_key or (os.environ.get(self.endpoint.api_key_variable) if self.endpoint.api_key_variable else None)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         elif (basic := self.endpoint.basic_auth()) is not None:

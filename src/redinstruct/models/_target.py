@@ -14,6 +14,7 @@ target to generate and never which engine it is.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Protocol
@@ -98,9 +99,40 @@ def check_model_ready(spec: ModelSpec) -> EngineChoice:
                          "ollama/, openai-api/<service>/, ...")
     variable = api_key_variable(spec)
     azure = spec.provider == "openai" and any(os.environ.get(v) for v in ("AZURE_OPENAI_API_KEY", "AZUREAI_OPENAI_API_KEY"))
-    if variable and not os.environ.get(variable) and not azure:
+    if spec.provider == "hf":
+        check_checkpoint(spec)
+    given = spec.model_args.get("api_key") or "@" in str(spec.model_args.get("base_url", "")).split("://", 1)[-1].split("/", 1)[0]
+    if variable and not os.environ.get(variable) and not azure and not given:  # -M api_key, or a user:password in -M base_url
         raise ModelError(f"model '{spec.name}' needs an API key: set {variable} in the environment")
     return choose_engine(spec)
+
+
+def check_checkpoint(spec: ModelSpec) -> None:
+    """An `hf/` model's checkpoint can be found (a folder with config.json, or a hub id that can be fetched); ModelError otherwise.
+
+    Cheap: only config.json is read (or fetched), so a typo fails before a run folder exists.
+    """
+    path = spec.model_args.get("model_path") or spec.inspect_name.split("/", 1)[1]
+    local = Path(str(path)).expanduser()
+    if local.is_absolute() or str(path).startswith((".", "~")) or local.exists():
+        if not (local / "config.json").is_file():
+            raise ModelError(f"cannot load model '{spec.name}': no checkpoint at {local} (a folder with config.json)")
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(str(path), "config.json"), str):
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ModelError(f"cannot load model '{spec.name}': '{path}' is not a local folder and not in the Hugging Face cache "
+                         "(HF_HUB_OFFLINE is set)")
+    try:
+        from huggingface_hub.utils import logging as hub_logging
+        from transformers import AutoConfig
+
+        hub_logging.set_verbosity_error()  # its retry warnings would bury the one error line
+        AutoConfig.from_pretrained(str(path), trust_remote_code=bool(spec.model_args.get("trust_remote_code")))
+    except Exception as ex:
+        raise ModelError(f"cannot load model '{spec.name}': {first_line(ex)}") from None
 
 
 def first_line(ex: BaseException) -> str:

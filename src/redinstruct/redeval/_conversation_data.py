@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data import load_questions
+from ..data import load_questions, read_data_file
 from ..errors import RedInstructError
 
 ATTACKS = ("templates", "replay", "redlm")  # templates: the single-turn RED-EVAL of --template
@@ -53,13 +52,7 @@ def load_replay(source: str, turns: int | None = None) -> tuple[str, list[Conver
     if not path.is_file():
         raise RedInstructError(f"--attack replay takes a HARMFULQA-format file (harmfulqa.json from 'redinstruct harmfulqa generate' "
                                f"or 'distill', or the public dataset), and '{source}' is not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        records = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix.lower() == ".jsonl" else json.loads(text)
-    except (OSError, UnicodeDecodeError) as ex:
-        raise RedInstructError(f"cannot read {path}: {ex}") from None
-    except json.JSONDecodeError as ex:
-        raise RedInstructError(f"malformed JSON in {path}: {ex.msg} at line {ex.lineno}") from None
+    records = read_data_file(path, "conversation file", (".json", ".jsonl"))
     if not isinstance(records, list) or not any(isinstance(r, dict) and "red_conversations" in r for r in records):
         raise RedInstructError(f"{path} is not HARMFULQA conversation data (no record has red_conversations): "
                                "--attack replay needs harmfulqa.json from 'redinstruct harmfulqa generate' or 'distill', or the public dataset")

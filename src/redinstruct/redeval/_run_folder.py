@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from .._secrets import redact
+from .._secrets import write_public
 from ..errors import RedInstructError, RunFailed
 from ..judges import judge_models_of
 from ._correction import JudgeCalibration, load_calibration
@@ -62,7 +62,7 @@ def check_manifest(log_dir: Path, config: Any, attack: dict[str, Any] | None = N
     manifest = previous if previous is not None else {**settings, "redinstruct_version": __version__, "config": asdict(config)}
     if attack is not None:
         manifest.setdefault("attacks", {})[config.attack] = attack
-    path.write_text(redact(json.dumps(manifest, indent=2)))
+    write_public(path, json.dumps(manifest, indent=2))
 
 
 def open_run_folder(config: Any, echo: Callable[[str], None], retried_what: str,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .._progress import Progress
-from ..errors import RedInstructError
+from ..errors import RedInstructError, one_line
 from ..judges import DEFAULT_COMPLIANCE_JUDGE, DEFAULT_JUDGE, get_judge, judge_models_of, judge_needs_model
 from ..models import ModelSpec, Target, check_model_ready, check_reachable, open_target, resolve_model
 from ..prompts import Render
@@ -140,7 +140,7 @@ def _check_judge_models(config: EvalConfig) -> None:
 
 
 def _echo(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(one_line(message), file=sys.stderr, flush=True)  # names in it may hold terminal escapes
 
 
 def run_redeval(config: EvalConfig, echo: Callable[[str], None] = _echo) -> EvalResult:

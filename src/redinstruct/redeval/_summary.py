@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .._secrets import write_public
 from ..judges import judge_quality
 from ._correction import JudgeCalibration, corrected_asr
 from ._metrics import RUN_KEY, summarize, summary_markdown
@@ -52,8 +53,8 @@ def write_summary(log_dir: Path, records: Iterable[Mapping[str, Any]], order: Or
                   calibration: JudgeCalibration | None = None) -> list[dict[str, Any]]:
     """Write summary.json and summary.md from every sample of the folder; returns the runs."""
     runs = summary_runs(records, order, calibration)
-    (log_dir / SUMMARY_FILE).write_text(json.dumps(runs, indent=2, ensure_ascii=False))
-    (log_dir / "summary.md").write_text(summary_markdown(runs))
+    write_public(log_dir / SUMMARY_FILE, json.dumps(runs, indent=2, ensure_ascii=False))
+    write_public(log_dir / "summary.md", summary_markdown(runs))
     return runs
 
 

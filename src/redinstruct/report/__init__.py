@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .._secrets import write_public
 from ._collect import ReportData, collect
 from ._render import plots, render_html, render_latex, render_markdown
 from ._svg import standalone
@@ -42,16 +43,16 @@ def write_report(
         data.base_model = rename.get(data.base_model or "", data.base_model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(data, title), encoding="utf-8")
+    write_public(out, render_html(data, title))
     summary = out.with_name("summary.md")
-    summary.write_text(render_markdown(data), encoding="utf-8")
-    out.with_name("summary.tex").write_text(render_latex(data), encoding="utf-8")
+    write_public(summary, render_markdown(data))
+    write_public(out.with_name("summary.tex"), render_latex(data))
     if figures is not None:
         folder = Path(figures)
         folder.mkdir(parents=True, exist_ok=True)
         taken: set[str] = set()
         for stem, svg in plots(data.runs, data):
-            (folder / _file_name(stem, taken)).write_text(standalone(svg), encoding="utf-8")
+            write_public(folder / _file_name(stem, taken), standalone(svg))
     return out, summary
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import yaml
 
 from .._defaults import DEFAULT_JUDGE
+from .._secrets import write_public
 from ..errors import RedInstructError
 
 VERSIONED = ("redinstruct", "torch", "transformers", "inspect-ai", "lm-eval", "trl", "peft", "accelerate", "datasets")
@@ -242,10 +243,10 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     if bad:
         raise RedInstructError(f"unknown strategy {', '.join(bad)}: use {', '.join(STRATEGIES)}, each optionally with {GENERAL_SUFFIX} and / or {PAIRS_SUFFIX}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_public(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     names = {"base": display_name(config), **{s: display_name(config, s) for s in config["strategies"]}}
-    (out / "reproduce.json").write_text(json.dumps({"config": config, "versions": package_versions(), "base_label": names["base"],
-                                                     "base_model": config["base"], "names": names}, indent=1), encoding="utf-8")
+    write_public(out / "reproduce.json", json.dumps({"config": config, "versions": package_versions(), "base_label": names["base"],
+                                                      "base_model": config["base"], "names": names}, indent=1))
 
     data = [str(_distill(config, out, echo))] if config.get("distill") and not config.get("data") else (
         [config["data"]] if isinstance(config["data"], str) else list(config["data"]))

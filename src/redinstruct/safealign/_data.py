@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..data import read_data_file
 from ..errors import RedInstructError
 
 Kind = Literal["blue", "red", "general"]
@@ -28,16 +28,7 @@ def _valid_turns(turns: Any) -> bool:
 
 
 def _read_json_or_jsonl(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as ex:
-        raise RedInstructError(f"cannot read {path}: {ex.strerror or ex}") from None
-    try:
-        if path.suffix.lower() == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise RedInstructError(f"malformed JSON in {path}: {ex.msg} at line {ex.lineno}") from None
+    return read_data_file(path, "data file", (".json", ".jsonl"))
 
 
 def load_harmfulqa_conversations(path: str | Path) -> list[Conversation]:
@@ -52,7 +43,12 @@ def load_harmfulqa_conversations(path: str | Path) -> list[Conversation]:
             raise RedInstructError(f"{path} record {n}: no blue_conversations / red_conversations (is it HarmfulQA data?)")
         qid = record.get("question_id", record.get("id", n))
         for kind in ("blue", "red"):
-            for index, turns in (record.get(f"{kind}_conversations") or {}).items():
+            conversations = record.get(f"{kind}_conversations") or {}
+            if isinstance(conversations, list):  # some exports keep them as a list
+                conversations = dict(enumerate(conversations))
+            if not isinstance(conversations, dict):
+                raise RedInstructError(f"{path} record {n}: {kind}_conversations must map an index to a conversation (a list of turns)")
+            for index, turns in conversations.items():
                 if turns and _valid_turns(turns):
                     out.append(Conversation(turns, kind, f"{qid}#{index}"))  # type: ignore[arg-type]
     return out
@@ -63,15 +59,7 @@ PAIR_COLUMNS = (("prompt", "response"), ("prompt", "completion"), ("question", "
 
 
 def _read_records(path: Path) -> Any:
-    if path.suffix.lower() == ".csv":
-        import csv
-
-        try:
-            with path.open(encoding="utf-8", newline="") as f:
-                return list(csv.DictReader(f))
-        except (OSError, UnicodeDecodeError, csv.Error) as ex:
-            raise RedInstructError(f"cannot read {path}: {ex}") from None
-    return _read_json_or_jsonl(path)
+    return read_data_file(path, "data file")
 
 
 def _read_list(path: Path, what: str, items: str) -> list[Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .._progress import LogTqdm
+from .._secrets import write_public
 from ..errors import RedInstructError
 from ._convert import convert_local
 from ._tasks import LOCAL_TASKS, ONLINE_TASKS, local_task_names, materialize_yamls, parse_tasks
@@ -159,5 +160,5 @@ def run_utility(config: UtilityConfig, out: Path | None = None, echo: Callable[[
     }
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_public(out, json.dumps(report, indent=2))
     return report
