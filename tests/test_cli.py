@@ -66,6 +66,9 @@ def test_unknown_model_names(tmp_path):
     assert_clean_failure(run_cli_here("eval", "--model", "nosuchprovider/x", "--log-dir", str(tmp_path / "b")), "unknown model provider 'nosuchprovider'")
     assert not (tmp_path / "b").exists(), "a bad model name leaves no run folder behind"
     assert_clean_failure(run_cli_here("eval", "--model", f"hf/{tmp_path}/no-model-here", "--log-dir", str(tmp_path / "c")), "cannot load model")
+    assert_clean_failure(run_cli_here("eval", "--model", "hf/nonexistent-org/no-such-model", "--log-dir", str(tmp_path / "d")),
+                         "not in the Hugging Face cache")  # HF_HUB_OFFLINE is set for the tests
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists(), "a checkpoint that is not there leaves no run folder"
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):

@@ -156,3 +156,22 @@ def test_inspect_engine_is_one_flag_away(tmp_path, openai_server):
 def test_bad_retries_is_one_line(tmp_path):
     run = run_cli_here("harmfulqa", "generate", "--model", "smollm2", "--out", str(tmp_path), "--retries", "-1")
     assert run.returncode == 2 and run.stderr.strip() == "error: --retries must be at least 0"
+
+
+@pytest.mark.parametrize("problem", ["missing", "latin-1", "empty"])
+def test_a_bad_seed_topics_file_is_one_line_and_leaves_nothing(tmp_path, problem):
+    seeds = tmp_path / "seeds.txt"
+    if problem == "latin-1":
+        seeds.write_bytes("Sécurité\nChimie\n".encode("latin-1"))
+    elif problem == "empty":
+        seeds.write_text("\n  \n")
+    out = tmp_path / "out"
+    run = run_cli_here("harmfulqa", "generate", "--model", "smollm2", "--out", str(out), "--seed-topics", str(seeds))
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1 and "seed-topics" in run.stderr, run.stderr
+    assert not out.exists(), "no folder, no generation.json before every input is checked"
+
+
+def test_a_missing_prompts_folder_is_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    run = run_cli_here("harmfulqa", "generate", "--model", "smollm2", "--out", str(out), "--prompts-dir", str(tmp_path / "nope"))
+    assert run.returncode == 2 and "is not a folder" in run.stderr and not out.exists()

@@ -31,12 +31,12 @@ def read_text_file(path: str | Path, what: str = "file") -> str:
     try:
         data = path.read_bytes()
     except OSError as ex:
-        raise DatasetError(f"cannot read {path}: {ex.strerror or ex}") from None
+        raise DatasetError(f"cannot read {what} {path}: {ex.strerror or ex}") from None
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as ex:
-        raise DatasetError(f"cannot read {path}: not {encoding.upper().replace('-SIG', '')} text ({ex.reason} at byte {ex.start}); "
+        raise DatasetError(f"cannot read {what} {path}: not {encoding.upper().replace('-SIG', '')} text ({ex.reason} at byte {ex.start}); "
                            "save it as UTF-8") from None
     return text.removeprefix("\ufeff")
 
