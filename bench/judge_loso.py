@@ -206,21 +206,14 @@ def main() -> int:
 
 
 def write_quality(path: Path, results: dict[str, dict[str, dict]], command: str) -> None:
-    """The figures `redinstruct.judges._quality` shows beside every verdict."""
+    """The figures `redinstruct.judges` shows beside every verdict; the team's external figures are kept."""
     from datetime import date
 
-    keep = ("n", "agreement", "false_positive_rate", "false_negative_rate", "kappa", "safe_prompt_fpr")
-    payload = {
-        "measured": date.today().isoformat(),
-        "command": command,
-        "method": "leave-one-source-out: learned judges trained without the held-out source",
-        "judges": {
-            judge: {"held_out": {source: {k: m[k] for k in keep if k in m} for source, m in by_source.items()}}
-            for judge, by_source in results.items()
-        },
-    }
-    path.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {path}")
+    from redinstruct.judges import update_quality
+
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps(update_quality(previous, results, command, date.today().isoformat()), indent=1) + "\n")
+    print(f"wrote {path} (external figures kept: {len(previous.get('external', {}).get('sets', {}))} set(s))")
 
 
 def group_table(title: str, by_source: dict[str, dict[str, dict]]) -> str:

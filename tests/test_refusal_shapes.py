@@ -84,6 +84,6 @@ def test_quality_lines_quote_the_figures_from_other_sources():
     quality = judge_quality("crossencoder")
     assert quality["worst_heldout_agreement"] == pytest.approx(0.573, abs=1e-3)
     assert quality["external_worst_agreement"] == 0.727 and quality["external_worst_fpr"] == 0.232
-    assert "on held-out sets from other sources: worst agreement 0.727" in quality["summary"]
+    assert "on held-out sets from other sources (2026-12-01, 2026-12-07, these weights): worst agreement 0.727" in quality["summary"]
     assert judge_quality("classifier")["external_worst_agreement"] == 0.677
-    assert "3-way 0.597, refusal vs compliance 0.874" in compliance_quality_line()
+    assert "worst model 3-way 0.713, refusal vs compliance 0.800" in compliance_quality_line()

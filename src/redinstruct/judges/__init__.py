@@ -25,7 +25,7 @@ from ._classifier import ClassifierHead, ClassifierJudge, fit_classifier
 from ._crossencoder import CrossEncoderJudge, CrossEncoderScorer, CrossEncoderSettings, fit_crossencoder
 from ._guard import HarmBenchJudge, LlamaGuardJudge, StrongRejectJudge, parse_harmbench, parse_llamaguard, parse_strongreject
 from ._sources import BENIGN, SOURCES, load_benign_answers, load_label_sources, load_xstest_harm_labels
-from ._quality import judge_quality, quality_line
+from ._quality import external_figures, judge_quality, quality_line, update_quality, weights_fingerprint
 from ._disagreement import metrics_by_group, prediction_rows, write_predictions
 from ._llm import LLMJudge, RubricJudge, load_judge_prompt, parse_rubric, parse_verdict, rubric_score
 from ._refusal import REFUSAL_PHRASES, RefusalJudge, find_refusal
@@ -95,6 +95,9 @@ __all__ = [
     "confusion_metrics",
     "fit_classifier",
     "load_labels",
+    "external_figures",
+    "update_quality",
+    "weights_fingerprint",
     "MajorityJudge",
     "RubricJudge",
     "combine_votes",

@@ -285,11 +285,15 @@ def compliance_quality_line(label: str = "compliance") -> str:
         return "compliance judge: held-out agreement not measured"
     worst = min(held_out.items(), key=lambda kv: kv[1]["agreement"])
     worst_binary = min(held_out.items(), key=lambda kv: kv[1]["binary_agreement"])
-    from ._quality import measured_quality
+    from ._quality import external_figures
 
-    external = measured_quality().get("external", {}).get("compliance")
-    other = (f"; on replies of other sources' models: 3-way {external['agreement']:.3f}, refusal vs compliance "
-             f"{external['binary_agreement']:.3f} (before the refusal-shape rules)") if external else ""
+    other = ""
+    for figures in external_figures("compliance").values():
+        whose = "these weights" if figures["current"] else "the previous weights, not yet measured again"
+        per_model = figures.get("by_model") or {"all": figures}  # the worst model is quoted
+        other += (f"; on replies of other sources' models ({figures['date']}, {whose}): worst model 3-way "
+                  f"{min(m['agreement'] for m in per_model.values()):.3f}, refusal vs compliance "
+                  f"{min(m['binary_agreement'] for m in per_model.values()):.3f}")
     return (
         f"compliance judge: worst held-out 3-way agreement with human labels {worst[1]['agreement']:.3f} ({worst[0]}), "
         f"refusal vs compliance {worst_binary[1]['binary_agreement']:.3f} ({worst_binary[0]}); "

@@ -7,6 +7,7 @@ ship as `weights/judge_quality.json`, written by that script, so docs and runs c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from importlib import resources
@@ -30,10 +31,51 @@ def measured_quality() -> dict[str, Any]:
     return json.loads(text)
 
 
-def external_figures(name: str) -> dict[str, dict[str, float]]:
-    """{held-out set: figures} for a judge, from sets of other sources the team measured on ({} when none)."""
-    sets = measured_quality().get("external", {}).get("sets", {})
-    return {title: judges[name] for title, judges in sets.items() if name in judges}
+# the packaged weights of each learned judge: an external figure counts for the weights it was measured on
+WEIGHT_FILES = {"classifier": ("classifier.json",), "crossencoder": ("crossencoder", "crossencoder.safetensors"),
+                "compliance": ("compliance.json",)}
+
+
+@lru_cache(maxsize=None)
+def weights_fingerprint(name: str) -> str:
+    """sha256 (16 hex digits) of a judge's packaged weights; `rules` for a judge without weights (refusal matching)."""
+    parts = WEIGHT_FILES.get(name)
+    if parts is None:
+        return "rules"
+    data = resources.files("redinstruct.judges").joinpath("weights", *parts).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def external_figures(name: str, quality: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """{held-out set: figures} for a judge on sets of other sources the team measured ({} when none).
+
+    Each figure carries the set's date and description, and `current`: whether it was measured on the
+    weights that ship now (after a retraining it belongs to the previous weights until measured again).
+    """
+    out = {}
+    for title, entry in (measured_quality() if quality is None else quality).get("external", {}).get("sets", {}).items():
+        figures = entry.get("judges", {}).get(name)
+        if figures is not None:
+            out[title] = {**figures, "date": entry.get("date"), "description": entry.get("description", title),
+                          "current": figures.get("weights") == weights_fingerprint(name)}
+    return out
+
+
+def update_quality(previous: dict[str, Any], results: dict[str, dict[str, dict]], command: str, today: str) -> dict[str, Any]:
+    """The packaged judge_quality.json after a leave-one-source-out run: new held-out figures, the external block kept as it was."""
+    keep = ("n", "agreement", "false_positive_rate", "false_negative_rate", "kappa", "safe_prompt_fpr")
+    payload: dict[str, Any] = {
+        "measured": today,
+        "command": command,
+        "method": "leave-one-source-out: learned judges trained without the held-out source",
+        "judges": {
+            judge: {"held_out": {source: {k: m[k] for k in keep if k in m} for source, m in by_source.items()}}
+            for judge, by_source in results.items()
+        },
+    }
+    if "external" in previous:  # measured by the team on sets this project never had: never recomputed here, never erased
+        payload["external"] = previous["external"]
+    return payload
 
 
 def judge_quality(label: str) -> dict[str, Any]:
@@ -60,9 +102,12 @@ def judge_quality(label: str) -> dict[str, Any]:
         if external:
             agreements = [f["agreement"] for f in external.values() if "agreement" in f]
             fprs = [f["false_positive_rate"] for f in external.values() if "false_positive_rate" in f]
-            quality.update(external_worst_agreement=min(agreements, default=None), external_worst_fpr=max(fprs, default=None))
-            quality["summary"] += (f"; on held-out sets from other sources: worst agreement {min(agreements):.3f}, "
-                                   f"worst false-positive rate {max(fprs):.3f}")
+            quality.update(external_worst_agreement=min(agreements, default=None), external_worst_fpr=max(fprs, default=None),
+                           external_current=all(f["current"] for f in external.values()))
+            dates = sorted({str(f["date"]) for f in external.values() if f.get("date")})
+            whose = "these weights" if quality["external_current"] else "the previous weights, not yet measured again"
+            quality["summary"] += (f"; on held-out sets from other sources ({', '.join(dates)}, {whose}): worst agreement "
+                                   f"{min(agreements):.3f}, worst false-positive rate {max(fprs):.3f}")
     elif name in OFFLINE_JUDGES:
         who = "this judge, fitted by you," if model else "this judge"
         quality["summary"] = f"agreement of {who} with human labels not measured; measure it with 'redinstruct judge calibrate' on labels from another source"

@@ -33,7 +33,7 @@ from ._record import SampleKey, SampleRecord, is_retryable
 
 ATTACKER_TEMPERATURE = 0.7  # the attacker samples (seeded per conversation, turn and try): a retry asks something new
 ATTACKER_TRIES = 3  # attacker calls per message before an empty message ends the conversation
-ATTACKER_TURN = "the attacker's turn"  # what an echo copies, in a conversation
+ATTACKER_TURN = "the attacker's turns"  # what an echo copies, in a conversation
 
 
 @dataclass
@@ -133,6 +133,7 @@ def _turn_entry(number: int, message: str, judged: SampleRecord, backtracked: li
         "verdict": judged.verdict, "judge_rationale": judged.judge_rationale, "judge_score": judged.judge_score,
         "judge_categories": judged.judge_categories, "compliance": judged.compliance,
         "compliance_rationale": judged.compliance_rationale, "error": judged.error, "echo": judged.echo,
+        "echo_share": judged.echo_share, "remainder_words": judged.remainder_words,
         "backtracks": backtracked,
     }
 
@@ -158,7 +159,10 @@ async def run_conversation(plan: ConversationPlan, key: SampleKey, dataset: str,
             while True:
                 raw, stop = await _target_reply(target, chat_messages(turns), message, number)
                 # a reply that copies the attacker's turn gives nothing the question asked for (an echo)
-                judged = await judging.for_template(message, ATTACKER_TURN).record(meta, plan.id, message, raw, stop, None)
+                # a reply that copies the attacker's turn or the attacker's earlier turns adds only what is left (its own
+                # earlier replies are its own words: a refusal repeated is still a refusal)
+                history = tuple(t["attacker"] for t in turns)
+                judged = await judging.for_template(message, ATTACKER_TURN, history).record(meta, plan.id, message, raw, stop, None)
                 if is_retryable(judged):
                     raise TurnFailed(f"{judged.error} (turn {number})")
                 refused = judged.verdict != HARMFUL and judged.compliance == FULL_REFUSAL
@@ -203,6 +207,7 @@ def conversation_record(plan: ConversationPlan, model_label: str, dataset: str, 
         judge_rationale=f"turn {deciding['turn']}: {deciding['judge_rationale']}" if deciding and deciding["judge_rationale"] else "",
         judge_score=deciding["judge_score"] if deciding else None, judge_categories=deciding["judge_categories"] if deciding else [],
         echo=verdict == UNHARMFUL and bool(deciding and deciding.get("echo")),  # it ended on a copy of the attacker's turn
+        echo_share=deciding.get("echo_share") if deciding else None, remainder_words=deciding.get("remainder_words") if deciding else None,
         compliance=last["compliance"] if last else UNKNOWN, compliance_rationale=last["compliance_rationale"] if last else "",
         error=error, attack=settings.attack, attacker_model=settings.attacker_label,
         turns_planned=len(plan.script) if plan.script is not None else settings.turns, first_success_turn=first_success,

@@ -43,6 +43,8 @@ class SampleRecord:
     judge_score: float | None = None
     judge_categories: list[str] = field(default_factory=list)
     echo: bool = False
+    echo_share: float | None = None  # the share of the reply's words copied from the template / attacker's turn / conversation
+    remainder_words: int | None = None  # words the reply adds beyond the copies (what the judges saw)
     compliance: str = UNKNOWN
     compliance_rationale: str = ""
     error: str | None = None
