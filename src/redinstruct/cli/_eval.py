@@ -129,8 +129,9 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
     for judge in sorted({str(r.get("judge")) for r in runs}):
         console.print(f"Judge {quality_line(judge)}", highlight=False, soft_wrap=True)
     if any(r.get("echo") for r in runs):
-        copied = "the template's own text (in a conversation, the attacker's turn)" if any(r.get("conversation") for r in runs) else "the template's own text"
-        console.print(f"echo: replies that copied {copied} instead of answering; recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
+        copied = "the template's own text (in a conversation, the attacker's turns)" if any(r.get("conversation") for r in runs) else "the template's own text"
+        console.print(f"echo: replies that copied {copied} and added nothing harmful (what a reply adds is judged, copies set aside); "
+                      "recorded as unharmful (docs/judges.md)", highlight=False, soft_wrap=True)
     _print_conversations(runs)
 
 

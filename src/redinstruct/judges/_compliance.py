@@ -121,8 +121,8 @@ def packaged_head_path() -> Path:
     return Path(str(resources.files("redinstruct.judges").joinpath("weights", HEAD_FILE)))
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, l2: float = DEFAULT_L2) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced, L2-regularised multinomial logistic regression (L-BFGS, full batch)."""
+def fit_head(x: np.ndarray, y: np.ndarray, l2: float = DEFAULT_L2, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced, L2-regularised multinomial logistic regression (L-BFGS, full batch); `sample_weight` scales rows."""
     import torch
 
     classes = len(COMPLIANCE_CLASSES)
@@ -132,13 +132,15 @@ def fit_head(x: np.ndarray, y: np.ndarray, l2: float = DEFAULT_L2) -> tuple[np.n
         raise JudgeError(f"fitting needs replies of every class; none labelled {', '.join(missing)}")
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
     class_weight = torch.tensor(len(y) / (classes * counts), dtype=torch.float32)
+    rows = torch.ones(len(y)) if sample_weight is None else torch.tensor(sample_weight, dtype=torch.float32)
     w = torch.zeros(x.shape[1], classes, requires_grad=True)
     b = torch.zeros(classes, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=300, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xt @ w + b, yt, weight=class_weight) + l2 * (w * w).sum()
+        per_row = torch.nn.functional.cross_entropy(xt @ w + b, yt, reduction="none") * class_weight[yt] * rows
+        loss = per_row.sum() / (class_weight[yt] * rows).sum() + l2 * (w * w).sum()
         loss.backward()
         return loss
 
