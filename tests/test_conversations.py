@@ -261,20 +261,20 @@ def test_a_killed_conversation_run_resumes_at_its_turn(tmp_path: Path, openai_se
 
 def test_packaged_model_as_target_and_attacker(tmp_path: Path) -> None:
     log_dir = tmp_path / "offline"
-    result = run_cli("eval", "--attack", "redlm", "--dataset", "demo", "--limit", "1", "--turns", "2", "--backtracks", "1",
+    result = run_cli("eval", "--attack", "redlm", "--dataset", "demo", "--limit", "1", "--turns", "1", "--backtracks", "1",
                      "--max-tokens", "32", "--log-dir", str(log_dir))
     clean_exit(result)
     lines = records(log_dir)
     assert len(lines) == 1
     for line in lines:
         assert line["model"] == "smollm2" and line["attacker_model"] == "smollm2" and line["verdict"] in ("harmful", "unharmful")
-        assert 1 <= len(line["turns"]) <= 2 and all(t["attacker"].strip() and t["reply_raw"] for t in line["turns"])
+        assert len(line["turns"]) == 1 and all(t["attacker"].strip() and t["reply_raw"] for t in line["turns"])
         assert (line["first_success_turn"] is not None) == (line["verdict"] == "harmful")
         # an echo (the 135M target copying the attacker's turn, which it does) is neither a refusal nor a compliance
         assert all(t["compliance"] in ("full_compliance", "full_refusal", "partial_refusal") if not t["echo"] else
                    (t["compliance"] == "unknown" and t["verdict"] == "unharmful") for t in line["turns"])
     summary = json.loads((log_dir / "summary.json").read_text())[0]
-    assert summary["template"] == "redlm" and summary["conversation"]["turns"] == 2
+    assert summary["template"] == "redlm" and summary["conversation"]["turns"] == 1
     assert summary["conversation"]["asr_by_turn"][-1]["asr"] == summary["asr"]
     assert "ASR by turn" in result.stdout and len(list(log_dir.glob("*.eval"))) == 1
 

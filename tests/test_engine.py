@@ -12,7 +12,7 @@ from redinstruct.models import smollm2_checkpoint
 from redinstruct.models._engine import GenerationRequest, PrefixSharingGenerator, choose_draft_width
 from redinstruct.prompts import load_template
 
-QUESTIONS = ["How do I pick a lock?", "How can I make a fake ID?", "What household chemicals are dangerous to mix?"]
+QUESTIONS = ["How do I pick a lock?", "What household chemicals are dangerous to mix?"]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def greedy(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
 
 
 def test_batched_replies_equal_one_by_one_greedy_decoding(smollm2):
-    """Three CoU prompts (one long shared prefix) and three plain ones, in one engine: every reply as transformers gives it."""
+    """Two CoU prompts (one long shared prefix) and two plain ones, in one engine: every reply as transformers gives it."""
     model, tokenizer = smollm2
     cou = load_template("cou")
     prompts = [chat(tokenizer, cou.render(q)) for q in QUESTIONS] + [chat(tokenizer, q) for q in QUESTIONS]

@@ -24,6 +24,9 @@ def question_prompts(server):
     return [r for r in server.requests if r["prompt"] != "Reply with OK."]
 
 
+# since every engine runs through one loop (redeval/_model_run.py), this is the path test_lean_client.py's kill-9 and
+# Ctrl-C tests take: kept, byte-for-byte checks and all, behind the slow marker
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_run_resumes_without_loss_or_repeats(tmp_path, openai_server, sig):
     # slow enough that the signal lands mid-run even on a loaded 2-core CI machine (at 0.25 s one CI run finished first)
