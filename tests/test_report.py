@@ -209,3 +209,21 @@ def test_frontier_plot_and_harmful_refusals(run_folder: Path, tmp_path: Path) ->
     assert "## Harmful prompts refused" in md
     # base / standard: 2 of 4 replies harmful, so 2 of 4 refused
     assert "| base-model | 50.0%" in md.split("## Harmful prompts refused")[1]
+
+
+def test_an_aligned_model_less_safe_than_its_base_is_marked(tmp_path: Path) -> None:
+    """An alignment that raised ASR above the base model's interval never reads as an aligned model: HTML, summary.md, summary.tex."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    harmful = {"base": 2, "aligned (less safe)": 20, "aligned (safer)": 0}  # of 40 each; base 5.0% [1.4-16.5]
+    lines = [json.dumps({"model": model, "dataset": "dangerousqa", "template": "standard", "render": "chat", "judge": "refusal",
+                         "question_id": f"q{i}", "question": f"question {i}", "topic": "t", "subtopic": "s", "prompt": "p",
+                         "response_raw": "r", "response": "r", "verdict": "harmful" if i < n else "unharmful", "judge_rationale": "",
+                         "judge_score": None, "error": None}) for model, n in harmful.items() for i in range(40)]
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    html, summary = write_report([folder], tmp_path / "out" / "report.html", base_model="base")
+    starling = summary.read_text().split("## STARLING table")[1].split("\n## ")[0]
+    marked = [line for line in starling.splitlines() if line.startswith("| aligned")]
+    assert len(marked) == 2 and "LESS SAFE" in marked[0] and "LESS SAFE" not in marked[1], marked
+    assert html.read_text().count('class="less-safe"') == 1
+    assert "LESS SAFE" in (tmp_path / "out" / "summary.tex").read_text()
