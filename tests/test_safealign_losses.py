@@ -43,3 +43,27 @@ def test_all_blue_or_all_red_batches():
     assert blue_red_loss(torch.tensor([1.0]), torch.tensor([False])).red_nll is None
     only_red = blue_red_loss(torch.tensor([2.0]), torch.tensor([True]))
     assert only_red.blue_nll is None and only_red.loss.item() == 0.0 and only_red.red_above_tau == 1.0
+
+
+def test_nll_from_hidden_states_projects_only_labelled_positions_and_matches_the_full_projection(tiny_base):
+    """The cheap path (vocabulary projection where a label is) gives what the full logits give, gradients too."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from redinstruct.safealign._losses import per_sample_nll_from_hidden
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    torch.manual_seed(0)
+    ids = torch.randint(5, 1000, (3, 12))
+    labels = ids.clone()
+    labels[:, :5] = IGNORE_INDEX  # the prompt
+    labels[2, 9:] = IGNORE_INDEX  # padding
+    full = per_sample_nll(model(input_ids=ids).logits, labels)
+    full.sum().backward()
+    full_grad = model.get_output_embeddings().weight.grad.clone()
+    model.zero_grad()
+    out = model(input_ids=ids, output_hidden_states=True, logits_to_keep=1)
+    cheap = per_sample_nll_from_hidden(out.hidden_states[-1], model.get_output_embeddings(), labels)
+    cheap.sum().backward()
+    assert torch.allclose(full, cheap, atol=1e-5)
+    assert torch.allclose(full_grad, model.get_output_embeddings().weight.grad, atol=1e-5)

@@ -27,7 +27,8 @@ def align_command(
     batch_size: Annotated[int, typer.Option(help="Per-device batch size")] = 8,
     grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps")] = 1,
     max_length: Annotated[int, typer.Option(help="Maximum tokens per conversation")] = 1024,
-    bf16: Annotated[bool, typer.Option("--bf16", help="Train in bfloat16")] = False,
+    bf16: Annotated[bool, typer.Option("--bf16", help="bf16 mixed precision: autocast over fp32 weights (a GPU, or a CPU with bf16 units: ~1.5x faster)")] = False,
+    group_by_length: Annotated[bool, typer.Option("--group-by-length", help="Batches of similar length (less padding; each batch keeps its red share)")] = False,
     gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing", help="Trade compute for memory")] = False,
     tau: Annotated[float, typer.Option(help="blue-red: red samples with NLL below tau get gradient ascent")] = 1.0,
     lambda_ascent: Annotated[float, typer.Option(help="blue-red: weight of the ascent term")] = 0.1,
@@ -54,7 +55,7 @@ def align_command(
     path = align(AlignConfig(
         base=base, data=split_values(data), out=out, strategy=strategy, mix_general=split_values(general), general_fraction=general_fraction, chat_template=chat_template,
         lora=lora, merge=merge, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, grad_accum=grad_accum,
-        max_length=max_length, bf16=bf16, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
+        max_length=max_length, bf16=bf16, group_by_length=group_by_length, gradient_checkpointing=gradient_checkpointing, tau=tau, lambda_ascent=lambda_ascent,
         lambda_descent=lambda_descent, red_fraction=red_fraction, logging_steps=logging_steps, save_steps=save_steps, resume=resume,
         pairs=split_values(pairs), eval_every=eval_every, val_harmful=val_harmful, val_safe=val_safe, val_max_new_tokens=val_max_new_tokens,
         safe_margin=safe_margin, beta=beta, preference_sft_weight=preference_sft_weight, contrastive_steps=contrastive_steps, contrastive_lr=contrastive_lr, contrastive_safe=contrastive_safe,

@@ -33,7 +33,8 @@ class AlignConfig:
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 1024
-    bf16: bool = False
+    bf16: bool = False  # bf16 mixed precision (autocast; the weights and optimizer stay fp32)
+    group_by_length: bool = False  # batches of similar length (less padding), each batch's red share kept
     gradient_checkpointing: bool = False
     tau: float = DEFAULT_TAU
     lambda_ascent: float = DEFAULT_LAMBDA_ASCENT
@@ -144,7 +145,7 @@ def align(config: AlignConfig) -> Path:
     path = base_model_path(config.base)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if config.bf16 else torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # --bf16 is autocast over fp32 weights
     except Exception as ex:
         raise RedInstructError(f"cannot load base model '{config.base}': {str(ex).splitlines()[0] if str(ex) else ex}") from None
     if tokenizer.pad_token_id is None:
@@ -178,7 +179,8 @@ def align(config: AlignConfig) -> Path:
     is_red = [item["is_red"] for item in dataset.items]
     # the order is cut into optimizer steps of the global batch: launchers deal consecutive per-device batches to the
     # processes in turn, so each step holds the red share, and N processes train on what one would at N x the batch
-    order = mixed_order(is_red, global_batch(config), config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed)
+    lengths = [len(item["input_ids"]) for item in dataset.items] if config.group_by_length else None
+    order = mixed_order(is_red, global_batch(config), config.red_fraction if config.strategy == "blue-red" else 0.0, config.seed, lengths)
     args = TrainingArguments(**training_arguments(config, out), remove_unused_columns=False)
     trainer = SafeAlignTrainer(
         model=model,

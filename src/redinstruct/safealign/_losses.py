@@ -32,6 +32,22 @@ def per_sample_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (token_nll * mask).sum(dim=1) / counts.clamp(min=1)
 
 
+def per_sample_nll_from_hidden(hidden: torch.Tensor, lm_head: torch.nn.Module, labels: torch.Tensor) -> torch.Tensor:
+    """`per_sample_nll` from the final hidden states, with the vocabulary projection computed only where a label is.
+
+    The same values as projecting every position (up to float summation order) at a fraction of the cost: on
+    SmolLM2 the 49,152-word projection and its softmax over every padded and prompt position were about a
+    third of a training step.
+    """
+    shift_labels = labels[:, 1:]
+    mask = shift_labels != IGNORE_INDEX
+    logits = lm_head(hidden[:, :-1][mask]).float()
+    token_nll = torch.nn.functional.cross_entropy(logits, shift_labels[mask], reduction="none")
+    rows = mask.nonzero()[:, 0]
+    sums = torch.zeros(labels.size(0), dtype=token_nll.dtype, device=token_nll.device).index_add(0, rows, token_nll)
+    return sums / mask.sum(dim=1).clamp(min=1)
+
+
 @dataclass(frozen=True)
 class BlueRedLoss:
     loss: torch.Tensor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .._distributed import sum_over_processes
 from .._progress import Progress
 
 from ._data import Conversation
-from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU, IGNORE_INDEX, blue_loss, blue_red_loss, per_sample_nll
+from ._losses import DEFAULT_LAMBDA_ASCENT, DEFAULT_TAU, IGNORE_INDEX, blue_loss, blue_red_loss, per_sample_nll, per_sample_nll_from_hidden
 from ._render import ChatFormat, encode_conversation
 
 
@@ -37,8 +38,14 @@ class EncodedConversations(Dataset):
         return self.items[i]
 
 
-def mixed_order(is_red: Sequence[bool], batch_size: int, red_fraction: float, seed: int = 0) -> list[int]:
-    """An index order whose consecutive batches each hold about `red_fraction` red samples."""
+def mixed_order(is_red: Sequence[bool], batch_size: int, red_fraction: float, seed: int = 0, lengths: Sequence[int] | None = None,
+                group_batches: int = 32) -> list[int]:
+    """An index order whose consecutive batches each hold about `red_fraction` red samples.
+
+    With `lengths`, batches are grouped by length: within each run of `group_batches` batches, the red
+    and the blue samples are sorted by length and dealt out again with each batch's red share kept, and
+    the batches are shuffled, so a batch pads little and the order stays mixed.
+    """
     rng = random.Random(seed)
     red = [i for i, r in enumerate(is_red) if r]
     blue = [i for i, r in enumerate(is_red) if not r]
@@ -55,7 +62,22 @@ def mixed_order(is_red: Sequence[bool], batch_size: int, red_fraction: float, se
         del red[:take_red], blue[:take_blue]
         rng.shuffle(batch)
         order += batch
-    return order
+    if lengths is None:
+        return order
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    grouped: list[int] = []
+    for start in range(0, len(batches), group_batches):
+        window = batches[start : start + group_batches]
+        reds = sorted((i for b in window for i in b if is_red[i]), key=lambda i: lengths[i])
+        blues = sorted((i for b in window for i in b if not is_red[i]), key=lambda i: lengths[i])
+        dealt = []
+        for b in window:  # the same red and blue counts per batch, now neighbours in length
+            n_red = sum(is_red[i] for i in b)
+            dealt.append(reds[:n_red] + blues[: len(b) - n_red])
+            del reds[:n_red], blues[: len(b) - n_red]
+        rng.shuffle(dealt)
+        grouped += [i for b in dealt for i in b]
+    return grouped
 
 
 class Reordered(Dataset):
@@ -115,6 +137,15 @@ class SafeAlignTrainer(Trainer):
         self.strategy = strategy
         self.tau, self.lambda_ascent, self.lambda_descent = tau, lambda_ascent, lambda_descent
         self._sums = [0.0] * _STATS
+        self._labelled_only: bool | None = None  # decided on the first batch
+
+    def _labelled_logits_only(self, model: Any) -> bool:
+        if self._labelled_only is None:
+            forward = getattr(getattr(model, "get_base_model", lambda: model)(), "forward", None)
+            takes = forward is not None and "logits_to_keep" in inspect.signature(forward).parameters
+            self._labelled_only = bool(takes and self.args.world_size == 1 and hasattr(model, "get_output_embeddings")
+                                       and model.get_output_embeddings() is not None)
+        return self._labelled_only
 
     def _get_train_sampler(self, *args: Any, **kwargs: Any) -> SequentialSampler:
         return SequentialSampler(self.train_dataset)  # the dataset is already in mixed batch order
@@ -122,8 +153,14 @@ class SafeAlignTrainer(Trainer):
     def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
         is_red = inputs.pop("is_red").bool()
         labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        nll = per_sample_nll(outputs.logits, labels)
+        if self._labelled_logits_only(model) and not return_outputs:
+            # one process: project only the labelled positions onto the vocabulary (a sharded or wrapped model keeps
+            # the full projection, which happens inside its own forward)
+            outputs = model(**inputs, output_hidden_states=True, logits_to_keep=1)
+            nll = per_sample_nll_from_hidden(outputs.hidden_states[-1], model.get_output_embeddings(), labels)
+        else:
+            outputs = model(**inputs)
+            nll = per_sample_nll(outputs.logits, labels)
         if self.strategy == "blue":
             loss = blue_loss(nll)
             is_red = torch.zeros_like(is_red)
