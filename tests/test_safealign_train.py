@@ -49,6 +49,26 @@ def test_mixed_order_puts_the_set_share_of_red_in_each_batch():
         assert sum(1 for i in order[start : start + 4] if i % 2 == 0) == 2
 
 
+def test_length_grouped_order_keeps_each_batchs_red_share_and_pads_less():
+    import random
+
+    rng = random.Random(3)
+    is_red = [i % 4 == 0 for i in range(256)]  # a quarter red
+    lengths = [rng.randint(20, 400) for _ in is_red]
+    plain = mixed_order(is_red, batch_size=8, red_fraction=0.25)
+    grouped = mixed_order(is_red, batch_size=8, red_fraction=0.25, lengths=lengths)
+    assert sorted(grouped) == list(range(256))
+
+    def batches(order):
+        return [order[i : i + 8] for i in range(0, len(order), 8)]
+
+    assert [sum(is_red[i] for i in b) for b in batches(grouped)] == [2] * 32
+    padding = lambda order: sum(8 * max(lengths[i] for i in b) - sum(lengths[i] for i in b) for b in batches(order))  # noqa: E731
+    assert padding(grouped) < 0.35 * padding(plain), (padding(grouped), padding(plain))
+    first = [lengths[b[0]] for b in batches(grouped)]
+    assert first != sorted(first), "batch order stays mixed, not short to long"
+
+
 def test_blue_red_lowers_red_likelihood_and_keeps_blue(tiny_base, harmfulqa_file, tmp_path):
     # first teach the base model both replies a little, so there is red likelihood to remove
     warm = align(AlignConfig(base=str(tiny_base), data=[str(harmfulqa_file)], out=str(tmp_path / "warm"), strategy="blue",
