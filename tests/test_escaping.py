@@ -8,6 +8,7 @@ JSON inside a `<script>` element through `json`, a Markdown table cell through m
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import html5lib
 import pytest
@@ -101,7 +102,8 @@ def test_latex_reads_back_and_runs_no_command(text: str) -> None:
     if "\u02c6" not in text:  # pylatexenc reads \textasciicircum back as the modifier letter
         shown = shown.replace("\u02c6", "^")
     quotes = str.maketrans("", "", "\"'`\u201c\u201d\u2018\u2019")  # TeX typesets straight quotes as curly ones
-    assert shown.translate(quotes) == expected.translate(quotes)
+    # pylatexenc's reader NFC-normalises what it reads (a CJK compatibility ideograph comes back as its unified twin)
+    assert unicodedata.normalize("NFC", shown.translate(quotes)) == unicodedata.normalize("NFC", expected.translate(quotes))
     nodes, _, _ = LatexWalker(escaped).get_latex_nodes()
     stack, macros = list(nodes), set()
     while stack:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import DatasetError
-from ._files import parse_csv, parse_json, parse_jsonl, read_text_file
+from ._files import read_data_file
 from ._question import PROMPT_LABELS, Question, content_id, normalize_text
 
 TEXT_COLUMNS = ("question", "text", "prompt", "goal", "query", "instruction")
@@ -74,13 +74,8 @@ def load_question_file(
         if not path.is_file():
             raise DatasetError(f"dataset file not found: {path}")
         raise DatasetError(f"unsupported dataset file type '{suffix}' ({path}): use .json, .jsonl or .csv")
-    text = read_text_file(path, "dataset file")
-    if suffix == ".jsonl":
-        rows = _rows_from_records(parse_jsonl(text, path), path, *columns)
-    elif suffix == ".csv":
-        rows = _rows_from_records(parse_csv(text, path)[1], path, *columns)
-    else:
-        rows = _rows_from_json(parse_json(text, path), path, *columns)
+    data = read_data_file(path, "dataset file")  # a .json file's value, or the rows of a .jsonl / .csv file
+    rows = _rows_from_json(data, path, *columns) if suffix == ".json" else _rows_from_records(data, path, *columns)
     return build_bank(name, rows, source=name, drop_duplicates=drop_duplicates)
 
 

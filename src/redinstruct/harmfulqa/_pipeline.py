@@ -161,9 +161,7 @@ def _upstream(out: Path, stage: str, settings: GenerateSettings, echo: Callable[
 
 
 async def _generate(settings: GenerateSettings, echo: Callable[[str], None]) -> dict[str, int]:
-    from ..models import open_target, resolve_model
-
-    from ..models import check_model_ready
+    from ..models import check_model_ready, open_target, resolve_model
 
     # every input checked before the output folder or generation.json exists
     _check_settings(settings)

@@ -69,7 +69,7 @@ class LocalTarget:
         eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
         if self.tokenizer.eos_token_id is not None:
             eos_ids.append(self.tokenizer.eos_token_id)
-        self.engine_ = PrefixSharingGenerator(self.model, self.tokenizer, int(own["batch_size"] or DEFAULT_BATCH_SIZE), eos_ids)
+        self.generator = PrefixSharingGenerator(self.model, self.tokenizer, int(own["batch_size"] or DEFAULT_BATCH_SIZE), eos_ids)
 
     def render(self, messages: list[ChatMessage]) -> str:
         """The prompt text: the chat template over the messages (as inspect's hf/ provider renders them)."""
@@ -87,7 +87,7 @@ class LocalTarget:
         temperature = config.temperature if config.temperature is not None else (1.0 if self.sample_by_default else 0.0)
         request = GenerationRequest(prompt, config.max_tokens or DEFAULT_MAX_NEW_TOKENS, tuple(config.stop_seqs or ()),
                                     temperature=temperature, seed=config.seed)
-        result = await asyncio.wrap_future(self.engine_.submit(request, list(ids)))
+        result = await asyncio.wrap_future(self.generator.submit(request, list(ids)))
         choice = ChatCompletionChoice(message=ChatMessageAssistant(content=result.text, model=self.name, source="generate"),
                                       stop_reason=result.stop_reason)  # type: ignore[arg-type]
         usage = ModelUsage(input_tokens=result.input_tokens, output_tokens=result.output_tokens,
