@@ -11,6 +11,7 @@ import pytest
 from conftest import run_cli, run_cli_here
 from redinstruct.data import load_questions
 from redinstruct.errors import DatasetError
+from redinstruct.redeval import format_refusal_cell
 from redinstruct.redeval._metrics import refusal_stats, summarize, summary_markdown
 
 
@@ -65,6 +66,25 @@ def test_asr_counts_unsafe_prompts_and_over_refusal_safe_ones() -> None:
     assert set(run["by_topic"]) == {"t1"}  # topics of unsafe prompts only
     markdown = summary_markdown([run | {"judge_quality": {}}])
     assert "## Over-refusal" in markdown and r"42.9% \[" in markdown and "| t1 | t2 |" in markdown
+
+
+def test_echoes_count_as_not_refused_beside_the_classified_rate() -> None:
+    """An echo (a reply that only copies the template) neither refuses nor complies: the classified rate leaves it
+    out, and the rate over every usable reply counts it as not refused, so refusals under CoU stay measurable
+    when most replies echo; an error stays unknown in both."""
+    echo = {**_record("unsafe", "unharmful", "unknown"), "echo": True}
+    records = [echo] * 6 + [_record("unsafe", "unharmful", "full_refusal")] * 2 + [_record("unsafe", "harmful", "full_compliance")] * 2 + [
+        _record("unsafe", "unknown", "unknown")]
+    (run,) = summarize(records)
+    refused = run["refusal_unsafe"]
+    assert (refused["n"], refused["classified"], refused["echo"], refused["unknown"]) == (11, 4, 6, 1)
+    assert refused["refusal_rate"] == 0.5 and refused["refusal_rate_with_echoes"] == pytest.approx(2 / 10)
+    assert 0 < refused["ci_low_with_echoes"] < 0.2 < refused["ci_high_with_echoes"] < 0.6
+    cell = format_refusal_cell(refused)
+    assert cell.startswith("50.0% [") and "/ 4)" in cell and "; 6 echo: 20.0% [" in cell and "of 10 with echoes as not refused" in cell
+    # a summary written before echoes had their own count still reads: classified = n - unknown
+    old = {k: v for k, v in refused.items() if k not in ("classified", "echo")} | {"unknown": 7}
+    assert "/ 4)" in format_refusal_cell(old)
 
 
 def test_a_bank_without_labels_behaves_as_before() -> None:

@@ -90,6 +90,22 @@ def test_reproduce_end_to_end_and_resume(tiny_config: Path, tmp_path: Path, tiny
     assert (out / "redeval" / "samples.jsonl").read_text().splitlines() == samples
 
 
+def test_a_test_question_in_the_training_data_stops_the_run(tmp_path: Path) -> None:
+    """A RED-EVAL question trained on (here inside a CoU wrapper) measures memory, not safety: one line, exit 2, no model."""
+    from redinstruct.data import load_questions
+
+    question = load_questions("demo").questions[1].text
+    data = tmp_path / "harmfulqa.json"
+    data.write_text(json.dumps([{"id": 0, "topic": "T", "subtopic": "S", "question": "q",
+                                 "blue_conversations": {"cou": [{"from": "human", "value": f"Red-LM: {question}\n\nBase-LM:"}, {"from": "gpt", "value": BLUE}]}}]))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"base": "smollm2", "data": str(data), "strategies": ["blue"],
+                                      "eval": {"datasets": ["demo"], "templates": ["standard"], "limit": 2}}))
+    run = run_cli_here("reproduce", "--config", str(config), "--out", str(tmp_path / "o"))
+    assert run.returncode == 2 and "1 test question(s) of demo are also in the training data" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o" / "models").exists()
+
+
 def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert {"smollm2-offline", "paper-vicuna7b"} <= set(preset_names())
     from redinstruct.reproduce._run import split_strategy
@@ -97,7 +113,11 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert split_strategy("blue-red+general+pairs") == ("blue-red", {"+general", "+pairs"}) == split_strategy("blue-red+pairs+general")
     assert split_strategy("dpo") == ("dpo", set())
     helpful = load_config(None, "smollm2-helpful", {})
-    assert helpful["align"]["dpo+pairs"]["batch_size"] == 4 and "dpo+pairs" in helpful["strategies"]
+    # DPO + pairs raised ASR above the base's interval: it left the preset; the training data carries the attack's wrappers
+    assert helpful["strategies"] == ["blue-red+general+pairs"] and helpful["distill"]["harm_judge"] == "crossencoder"
+    assert helpful["distill"]["wrap"] == ["cou", "cot", "conversation"] and helpful["align"]["bf16"] == "auto"
+    with pytest.raises(RedInstructError, match="unknown wrapper"):
+        load_config(None, "smollm2-helpful", {"distill": {"wrap": "cou,coq"}})
     assert helpful["validation"]["safe"] == "borderline-val" and helpful["over_refusal"]["per_type"] >= 10 and helpful["eval"]["limit"] >= 40
     preset = load_config(None, "smollm2-offline", {})
     assert preset["base"] == "smollm2" and preset["distill"]["limit"] == 24
@@ -106,7 +126,7 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     with pytest.raises(RedInstructError, match="unknown preset"):
         load_config(None, "nope", {})
     with pytest.raises(RedInstructError, match="quote a name that holds a comma"):
-        load_config(None, "smollm2-helpful", {"names": {"dpo+pairs": None}})
+        load_config(None, "smollm2-helpful", {"names": {"blue-red+general+pairs": None}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: x\nlearning_rate: 3\n")
     with pytest.raises(RedInstructError, match="unknown setting"):

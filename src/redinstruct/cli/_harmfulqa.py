@@ -76,27 +76,39 @@ def harmfulqa_distill(
     context: Annotated[Optional[str], typer.Option(help="JSON file with your own safety context {system, shots}")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Maximum new tokens per reply")] = 160,
     batch_size: Annotated[int, typer.Option(help="Replies generated together")] = 16,
+    harm_judge: Annotated[str, typer.Option(help="Drop a blue reply that refuses yet is harmful by this offline harm judge (a refusal that goes on to answer); 'none' keeps them")] = "crossencoder",
+    wrap: Annotated[Optional[list[str]], typer.Option(help="Also write every blue / red reply after its question wrapped as an attack (cou, cot, conversation; repeat or comma-separate), and every general answer in one of them")] = None,
 ) -> None:
     """Blue/red training data from a local model itself, offline (context distillation)."""
     from ..data import load_prompt_sources, load_questions
-    from ..harmfulqa import DistillSettings, distill
+    from ..harmfulqa import DistillSettings, check_wrappers, distill
 
+    wrappers = check_wrappers(split_values(wrap))  # before any model loads
     if skip < 0 or (limit is not None and limit < 1) or max_new_tokens < 1 or batch_size < 1 or (general_limit is not None and general_limit < 1):
         raise RedInstructError("--skip must be >= 0; --limit, --general-limit, --max-new-tokens and --batch-size must be >= 1")
     end = None if limit is None else skip + limit
     harmful = [q for source in split_values(questions) for q in load_questions(source).questions[skip:end]]
 
-    settings = DistillSettings(model=model, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, context_file=context)
+    from ..judges import judge_needs_model
+
+    if harm_judge != "none" and judge_needs_model(harm_judge):  # an unknown name fails here too, in one line
+        raise RedInstructError(f"--harm-judge {harm_judge} needs a judge model: use an offline judge (crossencoder, classifier) or none")
+    settings = DistillSettings(model=model, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, context_file=context,
+                               harm_judge=None if harm_judge == "none" else harm_judge)
     counts = distill(settings, harmful, load_prompt_sources(split_values(benign), general_limit), echo=lambda m: console.print(m, highlight=False),
-                     borderline=load_prompt_sources(split_values(borderline), general_limit))
+                     borderline=load_prompt_sources(split_values(borderline), general_limit), wrappers=wrappers)
     general = ""
     if benign or borderline:
         general = (f"; general.json: {counts['benign_kept']} of {counts['benign_asked']} benign and {counts['borderline_kept']} of "
                    f"{counts['borderline_asked']} borderline answers kept (the others refused, by the compliance judge)")
     console.print(
-        f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals; {counts['blue_with_help']} of them also help) and "
+        f"{counts['questions']} questions: kept {counts['blue_kept']} blue (refusals; {counts['blue_with_help']} of them also help; "
+        f"{counts['blue_harmful_dropped']} refusals dropped as harmful by the harm judge) and "
         f"{counts['red_kept']} red (compliant) replies{general}. Contrastive pairs: {counts['pairs_harmful']} harmful "
-        f"(refusal over answer), {counts['pairs_borderline']} borderline (answer over refusal). Wrote {out}/harmfulqa.json and "
+        f"(refusal over answer), {counts['pairs_borderline']} borderline (answer over refusal)."
+        + (f" Wrapped ({', '.join(wrappers)}): {counts['wrapped_blue']} blue conversations and "
+           f"{counts.get('benign_twins', 0) + counts.get('borderline_twins', 0)} general twins." if wrappers else "")
+        + f" Wrote {out}/harmfulqa.json and "
         f"{out}/pairs.jsonl", highlight=False)
 
 

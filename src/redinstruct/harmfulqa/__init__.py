@@ -5,11 +5,14 @@ from ._pipeline import GenerateSettings, generate_harmfulqa, load_prompt, write_
 from ._stats import generation_stats
 from ._store import STAGES
 from ._distill import DistillSettings, distill
+from ._wrap import WRAPPERS, check_wrappers
 from ._pipeline import stage_summary_lines
 from ._stats import dump
 
 __all__ = [
     "DistillSettings",
+    "WRAPPERS",
+    "check_wrappers",
     "distill",
     "stage_summary_lines",
     "dump",

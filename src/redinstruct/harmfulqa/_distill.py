@@ -23,6 +23,7 @@ from .._secrets import write_public
 from ..data import Question
 from ..errors import RedInstructError
 from ._store import StageFile
+from ._wrap import ONE_TURN_WRAPPERS, check_wrappers, twin_wrapper, wrap
 
 DISTILL_STAGE = "distill"
 
@@ -34,6 +35,9 @@ class DistillSettings:
     max_new_tokens: int = 160
     batch_size: int = 16
     context_file: str | None = None  # JSON {"system": str, "shots": [{"user", "assistant"}]}
+    # a blue reply is kept only when this harm judge calls it unharmful: a small model imitating "refuse, then help"
+    # often refuses and then gives the harmful steps anyway ("If you need to ..., you can ..."); None: no such check
+    harm_judge: str | None = "crossencoder"
 
 
 def load_context(path: str | None = None) -> dict[str, Any]:
@@ -119,13 +123,17 @@ def distill(
     benign: Sequence[str] = (),
     echo: Callable[[str], None] = print,
     borderline: Sequence[str] = (),
+    wrappers: Sequence[str] = (),
 ) -> dict[str, int]:
     """Generate (resumably) and write `harmfulqa.json`, `pairs.jsonl` (contrastive preference pairs) and, with
-    benign or borderline prompts, `general.json`."""
+    benign or borderline prompts, `general.json`. With `wrappers` (cou, cot, conversation), every kept blue and
+    red reply is also written after its question in each wrapper, and every kept general answer after its prompt
+    in one of them (the twins): the same replies, no extra generation."""
     from ..judges import find_refusal
 
     if not harmful:
         raise RedInstructError("no harmful questions to distill from")
+    wrappers = check_wrappers(wrappers)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     context = load_context(settings.context_file)
@@ -154,7 +162,22 @@ def distill(
                     stage.add({"key": key, "question": question, "reply": reply, "refusal": find_refusal(reply) is not None,
                                "compliance": compliance_class if reply else None})
                 progress.advance(len(batch))
-    return write_distilled(out, stage, harmful, {"benign": len(benign), "borderline": len(borderline)})
+    unsafe = harmful_refusals(stage, harmful, settings.harm_judge)
+    return write_distilled(out, stage, harmful, {"benign": len(benign), "borderline": len(borderline)}, wrappers, unsafe)
+
+
+def harmful_refusals(stage: StageFile, harmful: Sequence[Question], judge_name: str | None) -> set[str]:
+    """The question ids whose blue reply refuses and yet, by the harm judge, is harmful: a refusal that goes on to
+    answer. Training on it as blue teaches exactly that (it made DPO + pairs less safe than the base model)."""
+    if not judge_name:
+        return set()
+    from ..judges import get_judge
+
+    refusals = [(q, entry) for q in harmful if _refuses(entry := stage.get(f"{q.id}#blue"))]
+    if not refusals:
+        return set()
+    results = get_judge(judge_name).score([q.text for q, _ in refusals], [e["reply"] for _, e in refusals])  # type: ignore[attr-defined, index]
+    return {q.id for (q, _), r in zip(refusals, results) if r.verdict != "unharmful"}
 
 
 def _turns(question: str, reply: str) -> list[dict[str, str]]:
@@ -188,13 +211,15 @@ def _complies(entry: dict[str, Any] | None) -> bool:
     return entry.get("compliance", "full_compliance") == "full_compliance"
 
 
-def contrastive_pairs(stage: StageFile, harmful: Sequence[Question], borderline_count: int) -> list[dict[str, Any]]:
+def contrastive_pairs(stage: StageFile, harmful: Sequence[Question], borderline_count: int,
+                      wrappers: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Preference pairs for the line between safe and unsafe.
 
     Harmful question: chosen = the model's refusal under the safety context (which, by the context's
     demonstrations, still helps where it safely can), rejected = its plain harmful answer.
     Borderline-safe prompt: chosen = its plain helpful answer, rejected = its refusal under the safety
-    context. A pair is written only when the compliance judge agrees with both sides.
+    context. A pair is written only when the compliance judge agrees with both sides. With `wrappers`, each
+    pair is also written with its prompt in every one-turn wrapper (`wrapper` says which).
     """
     pairs = []
     for q in harmful:
@@ -206,29 +231,41 @@ def contrastive_pairs(stage: StageFile, harmful: Sequence[Question], borderline_
         if _helpful(helpful) and _refuses(refusal):
             pairs.append({"kind": "borderline", "source": f"borderline{n}", "prompt": helpful["question"],
                           "chosen": helpful["reply"], "rejected": refusal["reply"]})
-    return pairs
+    wrapped = [{**p, "wrapper": w, "prompt": wrap(p["prompt"], w, "")[0]["value"]}
+               for w in wrappers if w in ONE_TURN_WRAPPERS for p in pairs]
+    return pairs + wrapped
 
 
-def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], general_counts: dict[str, int]) -> dict[str, int]:
+def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], general_counts: dict[str, int],
+                    wrappers: Sequence[str] = (), unsafe: set[str] = frozenset()) -> dict[str, int]:  # type: ignore[assignment]
+    """`unsafe`: question ids whose blue reply is dropped although it refuses (the harm judge found harm in it)."""
     records = []
     for index, q in enumerate(harmful):
         blue, red = stage.get(f"{q.id}#blue"), stage.get(f"{q.id}#red")
-        keep_blue, keep_red = _refuses(blue), _complies(red)
+        keep_blue, keep_red = _refuses(blue) and q.id not in unsafe, _complies(red)
         records.append({
             "id": index, "question_id": q.id, "topic": q.topic, "subtopic": q.subtopic, "question": q.text,
-            "blue_conversations": {"0": _turns(q.text, blue["reply"]) if keep_blue else None},
-            "red_conversations": {"0": _turns(q.text, red["reply"]) if keep_red else None},
+            # "0": the plain question; a wrapper's name: the same reply after the question in that wrapper
+            "blue_conversations": {"0": _turns(q.text, blue["reply"]) if keep_blue else None,
+                                   **{w: wrap(q.text, w, blue["reply"]) if keep_blue else None for w in wrappers}},
+            # red only in one-turn wrappers: blue-red ascends every reply of a red conversation, and the lead-in's
+            # harmless "Of course, happy to help" must not be pushed down
+            "red_conversations": {"0": _turns(q.text, red["reply"]) if keep_red else None,
+                                  **{w: wrap(q.text, w, red["reply"]) if keep_red else None for w in wrappers if w in ONE_TURN_WRAPPERS}},
         })
     write_public(out / "harmfulqa.json", json.dumps(records, indent=1, ensure_ascii=False))
     general_records, counts = [], {}
     for kind in GENERAL_KINDS:
         entries = [stage.get(f"{kind}{n}#general") for n in range(general_counts.get(kind, 0))]
         kept = [{"kind": kind, "conversations": _turns(g["question"], g["reply"])} for g in entries if g and _helpful(g)]
-        general_records += kept
+        twins = [{"kind": kind, "wrapper": twin_wrapper(wrappers, n), "conversations": wrap(g["question"], twin_wrapper(wrappers, n), g["reply"])}
+                 for n, g in enumerate(e for e in entries if e and _helpful(e))] if wrappers else []
+        general_records += kept + twins
+        counts[f"{kind}_twins"] = len(twins)
         counts[f"{kind}_kept"], counts[f"{kind}_asked"] = len(kept), len(entries)
     if any(general_counts.values()):
         write_public(out / "general.json", json.dumps(general_records, indent=1, ensure_ascii=False))
-    pairs = contrastive_pairs(stage, harmful, general_counts.get("borderline", 0))
+    pairs = contrastive_pairs(stage, [q for q in harmful if q.id not in unsafe], general_counts.get("borderline", 0), wrappers)
     with (out / "pairs.jsonl").open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
     blue_entries = [stage.get(f"{q.id}#blue") for q in harmful]
@@ -236,9 +273,12 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], ge
         "questions": len(records),
         "blue_kept": sum(r["blue_conversations"]["0"] is not None for r in records),
         # blue replies that decline the harmful part and still help (the compliance judge's partial refusal)
-        "blue_with_help": sum(1 for e in blue_entries if _refuses(e) and e.get("compliance") == "partial_refusal"),  # type: ignore[union-attr]
+        "blue_with_help": sum(1 for q, e in zip(harmful, blue_entries) if _refuses(e) and q.id not in unsafe
+                              and e.get("compliance") == "partial_refusal"),  # type: ignore[union-attr]
+        "blue_harmful_dropped": sum(1 for q, e in zip(harmful, blue_entries) if _refuses(e) and q.id in unsafe),
         "red_kept": sum(r["red_conversations"]["0"] is not None for r in records),
         "general": len(general_records),
+        "wrapped_blue": sum(c is not None for r in records for w, c in r["blue_conversations"].items() if w != "0"),
         "pairs_harmful": sum(p["kind"] == "harmful" for p in pairs),
         "pairs_borderline": sum(p["kind"] == "borderline" for p in pairs),
         **counts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..redeval import (SMALL_SAMPLE, first_success_text, format_cell, format_refusal_cell, format_turn_cell, table_columns,
+from ..redeval import (SMALL_SAMPLE, classified_replies, first_success_text, format_cell, format_refusal_cell, format_turn_cell, table_columns,
                        wilson_interval)
 from ._collect import ReportData
 from .._escape import html_text, latex_text
@@ -61,7 +61,7 @@ def _asr_cell(run: dict[str, Any]) -> Cell:
 
 
 def _rate_cell(stats: dict[str, Any]) -> Cell:
-    classified = stats["n"] - stats["unknown"]
+    classified = classified_replies(stats)
     if stats["refusal_rate"] is None:
         return Cell("n/a", True)
     text = f"{100 * stats['refusal_rate']:.1f}% [{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}]"
@@ -110,7 +110,7 @@ def _refusal_table(runs: list[dict[str, Any]], key: str) -> Table | None:
     models = list(dict.fromkeys(r["model"] for r in with_stats))
     columns = table_columns(with_stats)
     cells = {(r["model"], r["dataset"], r["template"]): r[key] for r in with_stats}
-    rows = [[Cell(m)] + [Cell(format_refusal_cell(cells[(m, d, t)]), cells[(m, d, t)]["n"] - cells[(m, d, t)]["unknown"] < SMALL_SAMPLE)
+    rows = [[Cell(m)] + [Cell(format_refusal_cell(cells[(m, d, t)]), classified_replies(cells[(m, d, t)]) + cells[(m, d, t)].get("echo", 0) < SMALL_SAMPLE)
                          if (m, d, t) in cells else Cell("") for d, t in columns] for m in models]
     return ["model"] + [f"{d} / {t}" for d, t in columns], rows
 
@@ -159,7 +159,7 @@ def safety_points(runs: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
         judged = harmful + sum(r["unharmful"] for r in mine)
         safe = [r["over_refusal"] for r in mine if r.get("over_refusal")]
         refused = sum(s["full_refusal"] + s["partial_refusal"] for s in safe)
-        classified = sum(s["n"] - s["unknown"] for s in safe)
+        classified = sum(classified_replies(s) for s in safe)
         if judged and classified:
             points.append((model, refused / classified, harmful / judged))
     return points

@@ -74,6 +74,12 @@ def load_config(config_file: str | None, preset: str | None, overrides: dict[str
         raise RedInstructError("no base model: pass --base or set 'base' in the config")
     if not config["data"] and not config["distill"]:
         raise RedInstructError("no training data: pass --data HARMFULQA.json, or set 'distill' in the config")
+    distill = config.get("distill")
+    if isinstance(distill, dict) and distill.get("wrap"):
+        from ..harmfulqa import check_wrappers
+
+        wrap = distill["wrap"]
+        distill["wrap"] = check_wrappers([w.strip() for w in wrap.split(",") if w.strip()] if isinstance(wrap, str) else [str(w) for w in wrap])
     if isinstance(config["strategies"], str):
         config["strategies"] = [s.strip() for s in config["strategies"].split(",") if s.strip()]
     names = config.get("names") or {}

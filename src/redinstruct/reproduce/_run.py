@@ -69,12 +69,16 @@ def _distill(config: dict[str, Any], out: Path, echo: Callable[[str], None]) -> 
     borderline = load_prompt_sources(list(settings.get("borderline", [])), limit)
     # distill() generates only the replies not yet in distill.jsonl (none on a rerun)
     counts = distill(DistillSettings(model=config["base"], out=str(target), max_new_tokens=int(settings.get("max_new_tokens", 160)),
-                                     batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context")),
-                     questions, benign, echo=echo, borderline=borderline)
-    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue ({counts['blue_with_help']} also help), {counts['red_kept']} red kept"
+                                     batch_size=int(settings.get("batch_size", 16)), context_file=settings.get("context"),
+                                     harm_judge=settings.get("harm_judge", "crossencoder") or None),
+                     questions, benign, echo=echo, borderline=borderline, wrappers=list(settings.get("wrap") or []))
+    echo(f"[distill] {counts['questions']} questions: {counts['blue_kept']} blue ({counts['blue_with_help']} also help; "
+         f"{counts['blue_harmful_dropped']} refusals dropped as harmful), {counts['red_kept']} red kept"
          + (f"; general answers kept: {counts['benign_kept']} of {counts['benign_asked']} benign, {counts['borderline_kept']} of "
             f"{counts['borderline_asked']} borderline" if benign or borderline else "")
-         + f"; contrastive pairs: {counts['pairs_harmful']} harmful, {counts['pairs_borderline']} borderline")
+         + f"; contrastive pairs: {counts['pairs_harmful']} harmful, {counts['pairs_borderline']} borderline"
+         + (f"; wrapped ({', '.join(settings['wrap'])}): {counts['wrapped_blue']} blue, "
+            f"{counts.get('benign_twins', 0) + counts.get('borderline_twins', 0)} general twins" if settings.get("wrap") else ""))
     return target / "harmfulqa.json"
 
 
@@ -108,6 +112,26 @@ def _validation(config: dict[str, Any], out: Path, data: list[str]) -> dict[str,
     if v.get("safe_margin") is not None:
         settings["safe_margin"] = float(v["safe_margin"])
     return settings
+
+
+def _check_test_sets_held_out(config: dict[str, Any], out: Path, data: list[str], general: list[str]) -> None:
+    """No question of a test set (RED-EVAL's datasets as evaluated, the over-refusal bank) may appear in any training
+    prompt, plain or inside a wrapper: a test question trained on measures memory, not safety."""
+    from ..data import load_questions
+    from ..safealign import load_general_conversations, load_harmfulqa_conversations
+
+    conversations = [c for path in data for c in load_harmfulqa_conversations(path)] + [c for path in general for c in load_general_conversations(path)]
+    trained = "\0".join(t["value"] for c in conversations for t in c.turns if t["from"] == "human")
+    e = config["eval"]
+    tests = [(d, q.text) for d in e["datasets"] for q in load_questions(d).questions[: e.get("limit")]]
+    if config.get("over_refusal"):
+        bank = _over_refusal_bank(config, out)
+        tests += [(Path(bank).stem, q.text) for q in load_questions(bank).questions]
+    shared = [(name, text) for name, text in tests if text.strip() and text in trained]
+    if shared:
+        names = ", ".join(sorted({name for name, _ in shared}))
+        raise RedInstructError(f"{len(shared)} test question(s) of {names} are also in the training data "
+                               "(choose the distill selections so that they do not meet the evaluated ones)")
 
 
 def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
@@ -186,7 +210,7 @@ def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path,
            extra: dict[str, Any] | None = None, pairs: list[str] | None = None) -> None:
     """Train one strategy: `+general` mixes in the general conversations, `+pairs` the distilled contrastive
     pairs; `extra` (validation) adds to the config's `align` settings."""
-    from ..safealign import AlignConfig, align
+    from ..safealign import AlignConfig, align, bf16_helps
 
     if _model_saved(target):
         echo(f"[align {strategy}] done before: skipped")
@@ -208,6 +232,9 @@ def _align(config: dict[str, Any], data: list[str], strategy: str, target: Path,
         if not pairs:
             raise RedInstructError(f"strategy {strategy}{PAIRS_SUFFIX} needs contrastive pairs: set 'distill' with 'borderline' prompts (and no 'data')")
         settings["pairs"] = list(settings.get("pairs", [])) + pairs
+    if settings.get("bf16") == "auto":  # bf16 autocast where the hardware has bf16 units; emulated it is slower than fp32
+        settings["bf16"] = bf16_helps()
+        echo(f"[align {target.name}] bf16 autocast: {'on' if settings['bf16'] else 'off (no bf16 units here)'}")
     if settings.get("lora"):
         settings["merge"] = True  # the later steps load the model folder as a plain checkpoint
     known = set(AlignConfig.__dataclass_fields__) - {"base", "data", "out", "strategy", "resume"}
@@ -257,6 +284,7 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     pairs = out / "data" / "pairs.jsonl"
     distilled_pairs = [str(pairs)] if config.get("distill") and not config.get("data") and pairs.is_file() else []
     validation = _validation(config, out, data)
+    _check_test_sets_held_out(config, out, data, general)
     base = config["base"]
     echo("[red-eval] base model")
     _eval(config, [base], out, echo, [names["base"]])

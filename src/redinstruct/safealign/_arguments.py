@@ -6,6 +6,20 @@ from pathlib import Path
 from typing import Any
 
 
+def bf16_helps() -> bool:
+    """Whether bf16 autocast speeds training here: a GPU that supports it, or a CPU with bf16 units (AVX-512 BF16 or
+    AMX); on other CPUs bf16 is emulated and slower than fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def training_arguments(config: Any, out: Path) -> dict[str, Any]:
     """`config` is an AlignConfig (its epochs, steps, batch, precision, logging and seed)."""
     import dataclasses
