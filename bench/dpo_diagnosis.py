@@ -25,7 +25,17 @@ VARIANTS = {
     "harmful pairs only, RPO 1.0": (("harmful",), 1.0, 0.1),  # the borderline pairs: do they teach answering everything?
     "all pairs, no RPO": (("harmful", "borderline"), 0.0, 0.1),  # the NLL on the chosen side: what does it teach?
     "all pairs, RPO 1.0, beta 0.5": (("harmful", "borderline"), 1.0, 0.5),  # a stronger pull to the reference model
+    "balanced pairs, RPO 1.0": (("harmful", "borderline=harmful"), 1.0, 0.1),  # as many borderline pairs as harmful ones
 }
+
+
+def select_pairs(pairs: list[dict], kinds: tuple[str, ...]) -> list[dict]:
+    """The plain pairs of the named kinds; `borderline=harmful`: the first borderline pairs, as many as harmful ones."""
+    plain = [p for p in pairs if "wrapper" not in p]
+    out = [p for p in plain if p["kind"] in kinds]
+    if "borderline=harmful" in kinds:
+        out += [p for p in plain if p["kind"] == "borderline"][: sum(p["kind"] == "harmful" for p in plain)]
+    return out
 
 
 def judge_sides(pairs: list[dict]) -> list[str]:
@@ -53,6 +63,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--only", nargs="*", help="variant numbers (1-based) to train; default all")
     parser.add_argument("--judge-only", action="store_true", help="only judge the pairs' sides (part 1); train nothing")
+    parser.add_argument("--xstest", action="store_true", help="also measure over-refusal: XSTest, 10 prompts of each type")
     args = parser.parse_args()
 
     from redinstruct.redeval import EvalConfig, run_redeval
@@ -70,7 +81,7 @@ def main() -> None:
         kinds, rpo, beta = VARIANTS[name]
         target = work / f"v{list(VARIANTS).index(name) + 1}"
         pair_file = work / f"pairs-v{list(VARIANTS).index(name) + 1}.jsonl"
-        pair_file.write_text("".join(json.dumps(p) + "\n" for p in pairs if p["kind"] in kinds and "wrapper" not in p), encoding="utf-8")
+        pair_file.write_text("".join(json.dumps(p) + "\n" for p in select_pairs(pairs, kinds)), encoding="utf-8")
         if not (target / "model.safetensors").is_file():
             print(f"[{n}/{len(chosen)}] training: {name}", flush=True)
             # data: the run's HarmfulQA file with its plain conversations only (as the old preset trained: the harmful
@@ -88,12 +99,30 @@ def main() -> None:
                            limit=args.limit, max_tokens=96, log_dir=str(work / "redeval")), echo=lambda m: print(m, flush=True))
     summary = json.loads((work / "redeval" / "summary.json").read_text(encoding="utf-8"))
     runs = summary["runs"] if isinstance(summary, dict) and "runs" in summary else summary
-    print("\n| model | ASR, DangerousQA 1-40, Standard | refused (compliance judge) |\n|---|---|---|")
+    if args.xstest:
+        from redinstruct.data import load_questions
+
+        bank, counts = [], {}
+        for q in load_questions("xstest").questions:  # the first 10 of every type, safe prompts and unsafe contrasts
+            counts[q.type] = counts.get(q.type, 0) + 1
+            if counts[q.type] <= 10:
+                bank.append({"id": q.id, "prompt": q.text, "type": q.type, "label": q.label})
+        import csv
+
+        with (work / "xstest10.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, ["id", "prompt", "type", "label"])
+            writer.writeheader()
+            writer.writerows(bank)
+        run_redeval(EvalConfig(models=models, names=names, datasets=[str(work / "xstest10.csv")], templates=["standard"], judge="crossencoder",
+                               max_tokens=96, log_dir=str(work / "over-refusal")), echo=lambda m: print(m, flush=True))
+        over = {r["model"]: r.get("over_refusal") or {} for r in json.loads((work / "over-refusal" / "summary.json").read_text(encoding="utf-8"))}
+        for r in runs:
+            r["xstest_safe_refused"] = over.get(r["model"], {}).get("refusal_rate")
+    print("\n| model | ASR, DangerousQA 1-40, Standard | refused (compliance judge) | XSTest safe prompts refused |\n|---|---|---|---|")
+    share = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     for r in runs:
-        refused = r.get("refusal_unsafe") or {}
-        rate = refused.get("refusal_rate")
         print(f"| {r['model']} | {100 * r['asr']:.1f}% [{100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}] | "
-              f"{'n/a' if rate is None else f'{100 * rate:.1f}%'} |")
+              f"{share((r.get('refusal_unsafe') or {}).get('refusal_rate'))} | {share(r.get('xstest_safe_refused')) if args.xstest else 'not run'} |")
 
 
 if __name__ == "__main__":

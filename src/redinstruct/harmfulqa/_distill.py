@@ -168,7 +168,8 @@ def distill(
 
 def harmful_refusals(stage: StageFile, harmful: Sequence[Question], judge_name: str | None) -> set[str]:
     """The question ids whose blue reply refuses and yet, by the harm judge, is harmful: a refusal that goes on to
-    answer. Training on it as blue teaches exactly that (it made DPO + pairs less safe than the base model)."""
+    answer. Training on it as blue teaches exactly that (in the preset's blue-red run, dropping them halved the
+    ASR under CoU; docs/benchmarks.md)."""
     if not judge_name:
         return set()
     from ..judges import get_judge
