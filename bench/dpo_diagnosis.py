@@ -99,21 +99,11 @@ def main() -> None:
                            limit=args.limit, max_tokens=96, log_dir=str(work / "redeval")), echo=lambda m: print(m, flush=True))
     summary = json.loads((work / "redeval" / "summary.json").read_text(encoding="utf-8"))
     runs = summary["runs"] if isinstance(summary, dict) and "runs" in summary else summary
-    if args.xstest:
-        from redinstruct.data import load_questions
+    if args.xstest:  # the first 10 prompts of every XSTest type, safe prompts and unsafe contrasts, as the preset takes them
+        from redinstruct.reproduce import over_refusal_bank
 
-        bank, counts = [], {}
-        for q in load_questions("xstest").questions:  # the first 10 of every type, safe prompts and unsafe contrasts
-            counts[q.type] = counts.get(q.type, 0) + 1
-            if counts[q.type] <= 10:
-                bank.append({"id": q.id, "prompt": q.text, "type": q.type, "label": q.label})
-        import csv
-
-        with (work / "xstest10.csv").open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, ["id", "prompt", "type", "label"])
-            writer.writeheader()
-            writer.writerows(bank)
-        run_redeval(EvalConfig(models=models, names=names, datasets=[str(work / "xstest10.csv")], templates=["standard"], judge="crossencoder",
+        bank = over_refusal_bank("xstest", 10, work)
+        run_redeval(EvalConfig(models=models, names=names, datasets=[bank], templates=["standard"], judge="crossencoder",
                                max_tokens=96, log_dir=str(work / "over-refusal")), echo=lambda m: print(m, flush=True))
         over = {r["model"]: r.get("over_refusal") or {} for r in json.loads((work / "over-refusal" / "summary.json").read_text(encoding="utf-8"))}
         for r in runs:

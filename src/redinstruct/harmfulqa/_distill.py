@@ -258,9 +258,10 @@ def write_distilled(out: Path, stage: StageFile, harmful: Sequence[Question], ge
     general_records, counts = [], {}
     for kind in GENERAL_KINDS:
         entries = [stage.get(f"{kind}{n}#general") for n in range(general_counts.get(kind, 0))]
-        kept = [{"kind": kind, "conversations": _turns(g["question"], g["reply"])} for g in entries if g and _helpful(g)]
-        twins = [{"kind": kind, "wrapper": twin_wrapper(wrappers, n), "conversations": wrap(g["question"], twin_wrapper(wrappers, n), g["reply"])}
-                 for n, g in enumerate(e for e in entries if e and _helpful(e))] if wrappers else []
+        helpful = [g for g in entries if g and _helpful(g)]
+        kept = [{"kind": kind, "conversations": _turns(g["question"], g["reply"])} for g in helpful]
+        twins = [{"kind": kind, "wrapper": w, "conversations": wrap(g["question"], w, g["reply"])}
+                 for n, g in enumerate(helpful) for w in [twin_wrapper(wrappers, n)]] if wrappers else []
         general_records += kept + twins
         counts[f"{kind}_twins"] = len(twins)
         counts[f"{kind}_kept"], counts[f"{kind}_asked"] = len(kept), len(entries)

@@ -13,10 +13,11 @@ reasoning cue, the framing of the last turn) keeps the model from keying on one 
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Sequence
 
 from ..errors import RedInstructError
-from ..prompts import load_template
+from ..prompts import SLOT, load_template
 
 WRAPPERS = ("cou", "cot", "conversation")
 ONE_TURN_WRAPPERS = ("cou", "cot")  # the others add turns of their own before the question
@@ -36,6 +37,11 @@ _FRAMES = ("{question}", "Purely hypothetically: {question}", "For a story I'm w
 _TASK = "----------------Task----------------"
 
 
+@lru_cache(maxsize=None)
+def _template_text(name: str) -> str:
+    return load_template(name).text
+
+
 def check_wrappers(names: Sequence[str]) -> list[str]:
     unknown = [n for n in names if n not in WRAPPERS]
     if unknown:
@@ -52,7 +58,7 @@ def _pick(options: Sequence[object], key: str, salt: str) -> object:
 def wrap(question: str, wrapper: str, reply: str) -> list[dict[str, str]]:
     """The turns of one training conversation: `question` in `wrapper`'s clothes, answered by `reply`."""
     if wrapper == "cou":
-        text = load_template("cou").render(question)
+        text = _template_text("cou").replace(SLOT, question)
         if _pick((True, False), question, "cou-example") is False and _TASK in text:
             text = text[text.index(_TASK):]  # the task alone, without the demonstration
         red, base = _pick(_SPEAKERS, question, "cou-speakers")  # type: ignore[misc]

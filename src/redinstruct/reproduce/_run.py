@@ -114,7 +114,7 @@ def _validation(config: dict[str, Any], out: Path, data: list[str]) -> dict[str,
     return settings
 
 
-def _check_test_sets_held_out(config: dict[str, Any], out: Path, data: list[str], general: list[str]) -> None:
+def _check_test_sets_held_out(config: dict[str, Any], bank: str | None, data: list[str], general: list[str]) -> None:
     """No question of a test set (RED-EVAL's datasets as evaluated, the over-refusal bank) may appear in any training
     prompt, plain or inside a wrapper: a test question trained on measures memory, not safety."""
     from ..data import load_questions
@@ -124,8 +124,7 @@ def _check_test_sets_held_out(config: dict[str, Any], out: Path, data: list[str]
     trained = "\0".join(t["value"] for c in conversations for t in c.turns if t["from"] == "human")
     e = config["eval"]
     tests = [(d, q.text) for d in e["datasets"] for q in load_questions(d).questions[: e.get("limit")]]
-    if config.get("over_refusal"):
-        bank = _over_refusal_bank(config, out)
+    if bank:
         tests += [(Path(bank).stem, q.text) for q in load_questions(bank).questions]
     shared = [(name, text) for name, text in tests if text.strip() and text in trained]
     if shared:
@@ -134,16 +133,14 @@ def _check_test_sets_held_out(config: dict[str, Any], out: Path, data: list[str]
                                "(choose the distill selections so that they do not meet the evaluated ones)")
 
 
-def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
-    """The over-refusal question file: the first `per_type` prompts of every type of the bank (safe
-    prompts and their unsafe contrasts alike), so a small run still covers every type."""
+def over_refusal_bank(dataset: str, per_type: int | None, folder: Path) -> str:
+    """The over-refusal question file (`folder/<bank>.csv`): the first `per_type` prompts of every type of the
+    bank (safe prompts and their unsafe contrasts alike), so a small run still covers every type."""
     import csv
 
     from ..data import load_questions
 
-    settings = config["over_refusal"]
-    bank = load_questions(settings.get("dataset", "xstest"))
-    per_type = settings.get("per_type")
+    bank = load_questions(dataset)
     counts: dict[str, int] = {}
     kept = []
     for q in bank.questions:
@@ -152,13 +149,19 @@ def _over_refusal_bank(config: dict[str, Any], out: Path) -> str:
             kept.append(q)
     if not any(q.label == "safe" for q in kept):
         raise RedInstructError(f"over_refusal: dataset {bank.name} has no prompts labelled safe")
-    target = out / "data" / f"{bank.name}.csv"
+    target = folder / f"{bank.name}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["id", "prompt", "type", "label"])
         writer.writerows([q.id, q.text, q.type, q.label] for q in kept)
     return str(target)
+
+
+def _over_refusal_bank(config: dict[str, Any], out: Path) -> str | None:
+    """The config's over-refusal bank under DIR/data, or None when it has none."""
+    settings = config.get("over_refusal")
+    return over_refusal_bank(settings.get("dataset", "xstest"), settings.get("per_type"), out / "data") if settings else None
 
 
 def display_name(config: dict[str, Any], strategy: str | None = None) -> str:
@@ -170,7 +173,7 @@ def display_name(config: dict[str, Any], strategy: str | None = None) -> str:
     return (config.get("names") or {}).get(strategy) or f"{base} + {strategy}"
 
 
-def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None], names: list[str]) -> None:
+def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[str], None], names: list[str], bank: str | None) -> None:
     from ..redeval import EvalConfig, run_redeval
 
     e = config["eval"]
@@ -180,10 +183,10 @@ def _eval(config: dict[str, Any], models: list[str], out: Path, echo: Callable[[
         log_dir=str(out / "redeval"), display=e.get("display"), max_connections=e.get("max_connections"),
     ), echo=echo)
     echo(f"[red-eval] {', '.join(names)}: {result.generated} sample(s) run, {result.reused} reused")
-    if config.get("over_refusal"):
+    if bank:
         o = config["over_refusal"]
         result = run_redeval(EvalConfig(
-            models=models, names=names, datasets=[_over_refusal_bank(config, out)], templates=list(o.get("templates", ["standard"])),
+            models=models, names=names, datasets=[bank], templates=list(o.get("templates", ["standard"])),
             judge=e.get("judge", DEFAULT_JUDGE), judge_model=e.get("judge_model"), max_tokens=int(e.get("max_tokens", 256)),
             log_dir=str(out / "over-refusal"), display=e.get("display"), max_connections=e.get("max_connections"),
         ), echo=echo)
@@ -284,10 +287,11 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     pairs = out / "data" / "pairs.jsonl"
     distilled_pairs = [str(pairs)] if config.get("distill") and not config.get("data") and pairs.is_file() else []
     validation = _validation(config, out, data)
-    _check_test_sets_held_out(config, out, data, general)
+    bank = _over_refusal_bank(config, out)  # written once; the held-out check and both evaluations read it
+    _check_test_sets_held_out(config, bank, data, general)
     base = config["base"]
     echo("[red-eval] base model")
-    _eval(config, [base], out, echo, [names["base"]])
+    _eval(config, [base], out, echo, [names["base"]], bank)
     aligned = []
     for strategy in config["strategies"]:
         target = out / "models" / strategy
@@ -301,7 +305,7 @@ def reproduce(config: dict[str, Any], out: Path, echo: Callable[[str], None] = p
     everyone = [names["base"], *(names[s] for s in config["strategies"])]
     if aligned:
         echo("[red-eval] aligned models")
-        _eval(config, [base, *aligned], out, echo, everyone)
+        _eval(config, [base, *aligned], out, echo, everyone, bank)
     if config.get("utility") and config["utility"].get("tasks"):
         for model, name in zip([base, *aligned], everyone):
             _utility(config, model, out / "utility" / f"{_safe_name(name)}.json", echo, name)
