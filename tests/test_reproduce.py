@@ -118,6 +118,10 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert helpful["distill"]["wrap"] == ["cou", "cot", "conversation"] and helpful["align"]["bf16"] == "auto"
     with pytest.raises(RedInstructError, match="unknown wrapper"):
         load_config(None, "smollm2-helpful", {"distill": {"wrap": "cou,coq"}})
+    with pytest.raises(RedInstructError, match="unknown judge 'nope'"):
+        load_config(None, "smollm2-helpful", {"distill": {"harm_judge": "nope"}})
+    with pytest.raises(RedInstructError, match="needs a judge model"):
+        load_config(None, "smollm2-helpful", {"distill": {"harm_judge": "llm"}})
     assert helpful["validation"]["safe"] == "borderline-val" and helpful["over_refusal"]["per_type"] >= 10 and helpful["eval"]["limit"] >= 40
     preset = load_config(None, "smollm2-offline", {})
     assert preset["base"] == "smollm2" and preset["distill"]["limit"] == 24

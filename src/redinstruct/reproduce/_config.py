@@ -80,6 +80,12 @@ def load_config(config_file: str | None, preset: str | None, overrides: dict[str
 
         wrap = distill["wrap"]
         distill["wrap"] = check_wrappers([w.strip() for w in wrap.split(",") if w.strip()] if isinstance(wrap, str) else [str(w) for w in wrap])
+    if isinstance(distill, dict) and distill.get("harm_judge"):
+        from ..judges import judge_needs_model
+
+        # checked here, not after distillation's minutes of generation
+        if judge_needs_model(str(distill["harm_judge"])):
+            raise RedInstructError(f"config 'distill': harm_judge {distill['harm_judge']} needs a judge model: use an offline judge (crossencoder, classifier)")
     if isinstance(config["strategies"], str):
         config["strategies"] = [s.strip() for s in config["strategies"].split(",") if s.strip()]
     names = config.get("names") or {}
