@@ -80,7 +80,7 @@ def test_contrastive_stage_pulls_the_two_kinds_apart(tiny_base, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from redinstruct.safealign._contrastive import contrastive_stage, prompt_representations, representation_layer, separation, supervised_contrastive_loss
+    from redinstruct.safealign._contrastive import contrastive_stage, layer_output, prompt_representations, representation_layer, separation, supervised_contrastive_loss
 
     # the loss itself: two tight, separate clusters cost less than the same points with labels mixed
     z = torch.nn.functional.normalize(torch.tensor([[1.0, 0.1], [1.0, -0.1], [-1.0, 0.1], [-1.0, -0.1]]), dim=-1)
@@ -91,6 +91,15 @@ def test_contrastive_stage_pulls_the_two_kinds_apart(tiny_base, tmp_path):
     safe = ["How do I kill a Python process?", "How do I shoot a good photo?", "What is a computer virus?", "How do I crush garlic?"]
     layer = representation_layer(model)
     labels = torch.tensor([1] * 4 + [0] * 4)
+    # the forward stops at the representation layer: the same states as the whole model's hidden_states[layer]
+    batch = tokenizer(harmful[:2], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        assert torch.allclose(layer_output(model, batch, layer), model(**batch, output_hidden_states=True).hidden_states[layer], atol=1e-5)
+        # prompts are batched by length and come back in their own order
+        mixed = [safe[0] + " " + "please " * 300, *harmful, safe[1]]
+        together = prompt_representations(model, tokenizer, mixed, "model", layer)
+        alone = torch.cat([prompt_representations(model, tokenizer, [p], "model", layer) for p in mixed])
+        assert torch.allclose(together, alone, atol=1e-4)
     with torch.no_grad():
         before = separation(prompt_representations(model, tokenizer, harmful + safe, "model", layer), labels)
     log = tmp_path / "training_log.jsonl"

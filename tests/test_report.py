@@ -11,6 +11,7 @@ import pytest
 from conftest import chromium_browser, run_cli_here
 
 from redinstruct.errors import RedInstructError
+from redinstruct.redeval import REFUSAL_ECHO_NOTE
 from redinstruct.report import collect, write_report
 
 MODELS = ("base-model", "base-model + blue-red (strategy B, long name)")
@@ -198,6 +199,8 @@ def test_frontier_plot_and_harmful_refusals(run_folder: Path, tmp_path: Path) ->
     records = [json.loads(line) for line in samples.read_text().splitlines()]
     for r in records:
         r["compliance"] = "full_refusal" if r["verdict"] == "unharmful" else "full_compliance"
+    echoed = next(r for r in records if r["model"] != "base-model" and r["template"] == "standard")
+    echoed.update(echo=True, verdict="unharmful", compliance=None)  # a copy of the template: neither refused nor complied
     samples.write_text("".join(json.dumps(r) + "\n" for r in records))
     data = collect([run_folder], base_model="base-model")
     curves, chosen = frontier_curves(data)
@@ -208,7 +211,11 @@ def test_frontier_plot_and_harmful_refusals(run_folder: Path, tmp_path: Path) ->
     md = summary.read_text()
     assert "## Harmful prompts refused" in md
     # base / standard: 2 of 4 replies harmful, so 2 of 4 refused
-    assert "| base-model | 50.0%" in md.split("## Harmful prompts refused")[1]
+    refused_section = md.split("## Harmful prompts refused")[1].split("\n## ")[0]
+    assert "| base-model | 50.0%" in refused_section
+    # the echo is counted apart, and the header says what the second rate means
+    assert "1 echo: " in refused_section and "with echoes as not refused" in refused_section
+    assert REFUSAL_ECHO_NOTE in refused_section and REFUSAL_ECHO_NOTE in text  # the note has no character HTML escapes
 
 
 def test_an_aligned_model_less_safe_than_its_base_is_marked(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """RED-EVAL: jailbreak prompts -> target model -> cleaned replies -> judge -> ASR."""
 
 from ._clean import clean_reply, first_utterance, history_text
-from ._metrics import (RUN_KEY, classified_replies, SMALL_SAMPLE, asr_stats, first_success_text, format_cell, format_refusal_cell, format_turn_cell, summarize,
+from ._metrics import (REFUSAL_ECHO_NOTE, RUN_KEY, classified_replies, SMALL_SAMPLE, asr_stats, first_success_text, format_cell, format_refusal_cell, format_turn_cell, summarize,
                        summary_markdown, table_columns, template_rank, wilson_interval)
 from ._record import SAMPLE_FIELDS, SampleKey, SampleRecord, is_retryable, sample_key
 from ._runner import EvalConfig, EvalResult, run_redeval
@@ -21,6 +21,7 @@ __all__ = [
     "is_retryable",
     "sample_key",
     "template_rank",
+    "REFUSAL_ECHO_NOTE",
     "RUN_KEY",
     "SMALL_SAMPLE",
     "first_success_text",

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from ..judges import compliance_quality_line, quality_line
-from ..redeval import SMALL_SAMPLE, template_rank
+from ..redeval import REFUSAL_ECHO_NOTE, SMALL_SAMPLE, template_rank
 from ._collect import ReportData
 from .._escape import html_text, markdown_text, script_json
 from ._svg import bar_chart, frontier_chart, heatmap, line_chart, scatter_chart
@@ -104,12 +104,12 @@ def render_html(data: ReportData, title: str = "redinstruct report") -> str:
         if refused:
             sections += ["<h2>Harmful prompts refused</h2>",
                          '<p class="muted">Full + partial refusals / classified replies to prompts labelled unsafe, by the compliance judge, '
-                         "95% Wilson interval: the other side of over-refusal.</p>", html_table(refused, "refused-unsafe")]
+                         "95% Wilson interval: the other side of over-refusal. " + html_text(REFUSAL_ECHO_NOTE) + "</p>", html_table(refused, "refused-unsafe")]
         refusals = over_refusal_table(runs)
         if refusals:
             sections += ["<h2>Over-refusal: safe prompts refused</h2>",
                          '<p class="muted">Full + partial refusals / classified replies to prompts labelled safe, 95% Wilson interval; '
-                         "ASR above counts only prompts labelled unsafe. " + html_text(compliance_quality_line()) + "</p>",
+                         "ASR above counts only prompts labelled unsafe. " + html_text(REFUSAL_ECHO_NOTE + " " + compliance_quality_line()) + "</p>",
                          html_table(refusals, "over-refusal")]
         conversations = conversation_tables(runs)
         if conversations:
@@ -156,10 +156,10 @@ def render_markdown(data: ReportData) -> str:
         refused = refused_unsafe_table(runs)
         if refused:
             lines += ["## Harmful prompts refused", "", "Full + partial refusals / classified replies to unsafe prompts, by the compliance judge, "
-                      "95% Wilson interval.", "", *markdown_table(refused), ""]
+                      "95% Wilson interval. " + REFUSAL_ECHO_NOTE, "", *markdown_table(refused), ""]
         refusals = over_refusal_table(runs)
         if refusals:
-            lines += ["## Over-refusal: safe prompts refused", "", "Full + partial refusals / classified replies to safe prompts, 95% Wilson interval. " + compliance_quality_line(), "",
+            lines += ["## Over-refusal: safe prompts refused", "", "Full + partial refusals / classified replies to safe prompts, 95% Wilson interval. " + REFUSAL_ECHO_NOTE + " " + compliance_quality_line(), "",
                       *markdown_table(refusals), ""]
         conversations = conversation_tables(runs)
         if conversations:

@@ -239,7 +239,8 @@ def _contrastive(config: AlignConfig, model: Any, tokenizer: Any, conversations:
         raise RedInstructError("the contrastive stage needs at least 2 harmful questions in --data and 2 prompts in --contrastive-safe")
     # every process runs the same seeded stage on the same prompts (the trainer then starts from rank 0's copy); one logs it
     contrastive_stage(model, tokenizer, harmful, safe, general[:256], config.chat_template, config.contrastive_steps, config.contrastive_lr,
-                      out / "training_log.jsonl" if is_main_process() else None, batch_size=max(4, 2 * config.batch_size), seed=config.seed)
+                      out / "training_log.jsonl" if is_main_process() else None, batch_size=max(4, 2 * config.batch_size), seed=config.seed,
+                      bf16=config.bf16)
 
 
 def _write_data_counts(out: Path, conversations: list[Conversation], config: AlignConfig) -> None:

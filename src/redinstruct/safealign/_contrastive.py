@@ -23,22 +23,67 @@ import torch.nn.functional as F
 from .._progress import Progress
 
 TEMPERATURE = 0.1
+TOKENS_PER_CHUNK = 2048  # padded tokens per forward pass
 
 
 def representation_layer(model: Any) -> int:
     return max(1, (2 * int(model.config.num_hidden_layers)) // 3)
 
 
-def prompt_representations(model: Any, tokenizer: Any, prompts: Sequence[str], chat_format: str, layer: int) -> torch.Tensor:
+class _Reached(Exception):
+    """Raised once the representation layer has run: the layers above it and the vocabulary projection are not needed."""
+
+
+def _decoder_layers(model: Any) -> Any:
+    """The decoder's list of layers (through a PEFT wrapper too); None where the architecture does not expose one."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    return getattr(decoder, "layers", None)
+
+
+def layer_output(model: Any, batch: dict[str, torch.Tensor], layer: int) -> torch.Tensor:
+    """hidden_states[layer] (the output of decoder layer `layer` - 1), computed only up to that layer."""
+    layers = _decoder_layers(model)
+    if layers is None or not 1 <= layer <= len(layers):
+        return model(**batch, output_hidden_states=True, logits_to_keep=1).hidden_states[layer]
+    captured: list[torch.Tensor] = []
+
+    def stop(_module: Any, _inputs: Any, output: Any) -> None:
+        captured.append(output[0] if isinstance(output, tuple) else output)
+        raise _Reached
+
+    handle = layers[layer - 1].register_forward_hook(stop)
+    try:
+        model(**batch)
+    except _Reached:
+        pass
+    finally:
+        handle.remove()
+    return captured[0]
+
+
+def prompt_representations(model: Any, tokenizer: Any, prompts: Sequence[str], chat_format: str, layer: int, bf16: bool = False) -> torch.Tensor:
     """L2-normalised hidden states of each prompt's last token (left padding, so it is the last column)."""
     from ._frontier import left_padding, validation_prompt
 
     texts = [validation_prompt(tokenizer, chat_format, p) for p in prompts]
-    with left_padding(tokenizer):
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    batch = {k: v.to(model.device) for k, v in batch.items()}
-    hidden = model(**batch, output_hidden_states=True).hidden_states[layer][:, -1, :]
-    return F.normalize(hidden.float(), dim=-1)
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    # similar lengths together: a 400-token CoU prompt must not pad twenty 20-token prompts to its length
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    chunks: list[list[int]] = [[]]
+    for i in order:
+        if chunks[-1] and lengths[i] * (len(chunks[-1]) + 1) > TOKENS_PER_CHUNK:
+            chunks.append([])
+        chunks[-1].append(i)
+    hidden = []
+    for chunk in chunks:
+        with left_padding(tokenizer):
+            batch = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = {k: v.to(model.device) for k, v in batch.items()}
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
+            hidden.append(layer_output(model, batch, layer)[:, -1, :])
+    states = torch.cat(hidden)[torch.tensor(order, device=model.device).argsort()]  # back to the prompts' order
+    return F.normalize(states.float(), dim=-1)
 
 
 def supervised_contrastive_loss(z: torch.Tensor, labels: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
@@ -63,7 +108,8 @@ def separation(z: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: Sequence[str], retain: Sequence[str], chat_format: str,
-                      steps: int, lr: float, log_path: Path | None, batch_size: int = 16, retain_weight: float = 1.0, seed: int = 0) -> None:
+                      steps: int, lr: float, log_path: Path | None, batch_size: int = 16, retain_weight: float = 1.0, seed: int = 0,
+                      bf16: bool = False) -> None:
     """Train `model` in place for `steps` steps; each step logs the losses and the separation of its batch."""
     rng = random.Random(seed)
     layer = representation_layer(model)
@@ -71,7 +117,7 @@ def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: 
     retain_pool = list(retain)
     if retain_pool:
         with torch.no_grad():  # where the base model puts ordinary prompts: the retain term keeps them there
-            anchors = torch.cat([prompt_representations(model, tokenizer, retain_pool[i : i + 32], chat_format, layer)
+            anchors = torch.cat([prompt_representations(model, tokenizer, retain_pool[i : i + 32], chat_format, layer, bf16)
                                  for i in range(0, len(retain_pool), 32)])
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     model.train()
@@ -82,13 +128,13 @@ def contrastive_stage(model: Any, tokenizer: Any, harmful: Sequence[str], safe: 
         for step in range(1, steps + 1):
             prompts = rng.sample(list(harmful), min(half, len(harmful))) + rng.sample(list(safe), min(half, len(safe)))
             labels = torch.tensor([1] * min(half, len(harmful)) + [0] * min(half, len(safe)), device=model.device)
-            z = prompt_representations(model, tokenizer, prompts, chat_format, layer)
+            z = prompt_representations(model, tokenizer, prompts, chat_format, layer, bf16)
             contrast = supervised_contrastive_loss(z, labels)
             loss = contrast
             kept = 0.0
             if anchors is not None:
                 picked = rng.sample(range(len(retain_pool)), min(half, len(retain_pool)))
-                current = prompt_representations(model, tokenizer, [retain_pool[i] for i in picked], chat_format, layer)
+                current = prompt_representations(model, tokenizer, [retain_pool[i] for i in picked], chat_format, layer, bf16)
                 drift = (1 - (current * anchors[picked]).sum(-1)).mean()  # cosine distance from the base's representation
                 loss = loss + retain_weight * drift
                 kept = float(drift.detach())
