@@ -113,8 +113,10 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     assert split_strategy("blue-red+general+pairs") == ("blue-red", {"+general", "+pairs"}) == split_strategy("blue-red+pairs+general")
     assert split_strategy("dpo") == ("dpo", set())
     helpful = load_config(None, "smollm2-helpful", {})
-    # DPO + pairs raised ASR above the base's interval: it left the preset; the training data carries the attack's wrappers
-    assert helpful["strategies"] == ["blue-red+general+pairs"] and helpful["distill"]["harm_judge"] == "crossencoder"
+    # DPO + pairs raised ASR above the base's interval: it left the preset; the best recipe found starts with the
+    # contrastive stage; the training data carries the attack's wrappers
+    assert helpful["strategies"] == ["blue-red+general"] and helpful["distill"]["harm_judge"] == "crossencoder"
+    assert helpful["align"]["contrastive_steps"] > 0 and "borderline" in helpful["distill"]["borderline"]
     assert helpful["distill"]["wrap"] == ["cou", "cot", "conversation"] and helpful["align"]["bf16"] == "auto"
     with pytest.raises(RedInstructError, match="unknown wrapper"):
         load_config(None, "smollm2-helpful", {"distill": {"wrap": "cou,coq"}})
@@ -130,7 +132,7 @@ def test_presets_and_bad_configs(tmp_path: Path) -> None:
     with pytest.raises(RedInstructError, match="unknown preset"):
         load_config(None, "nope", {})
     with pytest.raises(RedInstructError, match="quote a name that holds a comma"):
-        load_config(None, "smollm2-helpful", {"names": {"blue-red+general+pairs": None}})
+        load_config(None, "smollm2-helpful", {"names": {"blue-red+general": None}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: x\nlearning_rate: 3\n")
     with pytest.raises(RedInstructError, match="unknown setting"):
