@@ -54,7 +54,7 @@ def run_recipes(label: str, folder: Path) -> list[dict[str, Any]]:
         mine = {(r["dataset"], r["template"]): r for r in redeval if r["model"] == model}
         safe = next((r["over_refusal"] for r in over if r["model"] == model and r.get("over_refusal")), None)
         rows.append({
-            "label": f"run {label}: {strategy}", "curve": [(s, *points[s]) for s in sorted(points)], "kept": kept[-1] if kept else None,
+            "label": f"run {label}: {model.removeprefix(str(manifest.get('base_label', '')) + ' + ')}", "curve": [(s, *points[s]) for s in sorted(points)], "kept": kept[-1] if kept else None,
             "refused_standard": _refused(mine.get(("dangerousqa", "standard"))), "refused_cou": _refused(mine.get(("dangerousqa", "cou"))),
             "asr_standard": (mine.get(("dangerousqa", "standard")) or {}).get("asr"), "asr_cou": (mine.get(("dangerousqa", "cou")) or {}).get("asr"),
             "safe_refused": safe["refusal_rate"] if safe else None,
