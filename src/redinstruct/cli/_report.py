@@ -17,7 +17,7 @@ def reproduce_command(
     base: Annotated[Optional[str], typer.Option(help="Base model: smollm2, a local path, hf/..., a hub id")] = None,
     data: Annotated[Optional[str], typer.Option(help="HarmfulQA JSON with blue and red conversations (training data)")] = None,
     config: Annotated[Optional[str], typer.Option(help="YAML file with all settings (sections: base, data, distill, strategies, align, eval, utility)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Built-in settings: smollm2-helpful (CPU, 2 cores, ~20 min; safer and still helpful), smollm2-offline (CPU, the paper's recipe small) or paper-vicuna7b (GPU)")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Built-in settings: smollm2-helpful (CPU, 2 cores, ~30 min; safer and still helpful), smollm2-offline (CPU, the paper's recipe small) or paper-vicuna7b (GPU)")] = None,
     strategies: Annotated[Optional[str], typer.Option(help="Comma-separated: blue, blue-red, dpo, kto, each optionally with +general and / or +pairs")] = None,
     eval_datasets: Annotated[Optional[str], typer.Option(help="Comma-separated RED-EVAL question banks")] = None,
     judge: Annotated[Optional[str], typer.Option(help="RED-EVAL judge")] = None,
