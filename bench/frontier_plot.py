@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from redinstruct.report import frontier_chart, standalone
+from redinstruct.report import frontier_chart, frontier_points, standalone
 
 
 def _summary(path: Path) -> list[dict[str, Any]]:
@@ -45,16 +45,14 @@ def run_recipes(label: str, folder: Path) -> list[dict[str, Any]]:
     for log in sorted((folder / "models").glob("*/training_log.jsonl")):
         strategy = log.parent.name
         entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
-        points = {e["step"]: (e["val_safe_refused"], e["val_harmful_refused"]) for e in entries
-                  if e.get("val_safe_refused") is not None and not e.get("chosen_checkpoint")}
-        if not points:
+        curve, kept = frontier_points(entries)
+        if not curve:
             continue
-        kept = [e["step"] for e in entries if e.get("chosen_checkpoint")]
         model = names.get(strategy, strategy)
         mine = {(r["dataset"], r["template"]): r for r in redeval if r["model"] == model}
         safe = next((r["over_refusal"] for r in over if r["model"] == model and r.get("over_refusal")), None)
         rows.append({
-            "label": f"run {label}: {model.removeprefix(str(manifest.get('base_label', '')) + ' + ')}", "curve": [(s, *points[s]) for s in sorted(points)], "kept": kept[-1] if kept else None,
+            "label": f"run {label}: {model.removeprefix(str(manifest.get('base_label', '')) + ' + ')}", "curve": curve, "kept": kept,
             "refused_standard": _refused(mine.get(("dangerousqa", "standard"))), "refused_cou": _refused(mine.get(("dangerousqa", "cou"))),
             "asr_standard": (mine.get(("dangerousqa", "standard")) or {}).get("asr"), "asr_cou": (mine.get(("dangerousqa", "cou")) or {}).get("asr"),
             "safe_refused": safe["refusal_rate"] if safe else None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .._secrets import write_public
 from ._collect import ReportData, collect
-from ._render import plots, render_html, render_latex, render_markdown
+from ._render import frontier_points, plots, render_html, render_latex, render_markdown
 from ._svg import frontier_chart, standalone
 
 
@@ -56,4 +56,4 @@ def write_report(
     return out, summary
 
 
-__all__ = ["ReportData", "collect", "frontier_chart", "plots", "render_html", "render_latex", "render_markdown", "standalone", "write_report"]
+__all__ = ["ReportData", "collect", "frontier_chart", "frontier_points", "plots", "render_html", "render_latex", "render_markdown", "standalone", "write_report"]

@@ -67,17 +67,23 @@ def plots(runs: list[dict[str, Any]], data: ReportData) -> list[tuple[str, str]]
     return out
 
 
+def frontier_points(log: list[dict[str, Any]]) -> tuple[list[tuple[int, float, float]], int | None]:
+    """One training log's validation points (step, safe refused, harmful refused) in step order, and its chosen step."""
+    points = {e["step"]: (e["val_safe_refused"], e["val_harmful_refused"]) for e in log
+              if e.get("val_safe_refused") is not None and not e.get("chosen_checkpoint")}
+    picks = [e["step"] for e in log if e.get("chosen_checkpoint")]
+    return [(step, *points[step]) for step in sorted(points)], picks[-1] if picks else None
+
+
 def frontier_curves(data: ReportData) -> tuple[dict[str, list[tuple[int, float, float]]], dict[str, int]]:
     """Per training log with periodic validation: its (step, safe refused, harmful refused) points, and the chosen step."""
     curves, chosen = {}, {}
     for name, log in data.training.items():
-        points = {e["step"]: (e["val_safe_refused"], e["val_harmful_refused"]) for e in log
-                  if e.get("val_safe_refused") is not None and not e.get("chosen_checkpoint")}
+        points, pick = frontier_points(log)
         if points:
-            curves[name] = [(step, *points[step]) for step in sorted(points)]
-            picks = [e["step"] for e in log if e.get("chosen_checkpoint")]
-            if picks:
-                chosen[name] = picks[-1]
+            curves[name] = points
+            if pick is not None:
+                chosen[name] = pick
     return curves, chosen
 
 
